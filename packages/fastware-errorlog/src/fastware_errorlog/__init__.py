@@ -1,0 +1,8 @@
+"""A SQLite error log for fastware.
+
+This distribution is part of the fastware family; its features have not landed yet.
+"""
+
+from __future__ import annotations
+
+__all__: tuple[str, ...] = ()

@@ -1,0 +1,8 @@
+"""Server-sent events for fastware: broadcaster, resumable streams, Redis fan-out.
+
+This distribution is part of the fastware family; its features have not landed yet.
+"""
+
+from __future__ import annotations
+
+__all__: tuple[str, ...] = ()
