@@ -1,0 +1,795 @@
+"""``create_app`` and ``AppConfig``: one dispatcher behind two doors, ASGI and RSGI.
+
+The :class:`App` is an ASGI application and also implements Granian's RSGI interface
+(``__rsgi__``, ``__rsgi_init__``, ``__rsgi_del__``). Routing, body limits, handler calls,
+error handling and rendering are shared; only reading the body and writing the answer differ
+per door.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, fields, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ._json import DEFAULT_MAX_DEPTH, encode_json
+from ._lifespan import LifespanDriver
+from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
+from .datastructures import State
+from .exceptions import FastwareError, HTTPError
+from .request import Request
+from .responses import FileResponse, RedirectResponse, Response, StreamResponse, header_pairs
+from .routing import CompiledRouter, RouteEntry, Router
+from .types import ASGIApp, Receive, Scope, Send
+
+__all__ = ("App", "AppConfig", "create_app")
+
+ExceptionHandler = Callable[[Request, Any], Any]
+
+_RAISE_KEY = "fastware.raise_server_exceptions"
+_JSON = "application/json"
+_NOT_FOUND = b'{"detail":"Not found"}'
+_SERVER_ERROR = b'{"detail":"Internal server error"}'
+
+
+@dataclass(slots=True)
+class AppConfig:
+    """Settings for :func:`create_app` (every field can also be passed as a keyword)."""
+
+    middleware: list[Callable[[ASGIApp], ASGIApp]] | None = None
+    """ASGI middleware factories, called as ``mw(app)``; the first ends up outermost."""
+    static_dir: str | Path | None = None
+    """Directory of static files (not available in this release yet)."""
+    static_path: str = "/assets"
+    """URL prefix for static files."""
+    spa_fallback: str | Path | None = None
+    """Path to a single-page app's ``index.html`` (not available in this release yet)."""
+    api_prefix: str | None = None
+    """Paths under this prefix never get the SPA fallback."""
+    sw_mode: str | None = None
+    """Service-worker mode ``off``/``cache``/``reset`` (not available in this release yet)."""
+    legacy_sw_paths: list[str] = field(default_factory=lambda: ["/sw.js"])
+    """Service-worker script paths retired in reset mode."""
+    foreign_sw_paths: list[str] | None = None
+    """Service workers of other origins' scripts that cache mode tolerates."""
+    lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None
+    """``lifespan(app)`` returns an async context manager; a yielded dict becomes state."""
+    name: str | None = None
+    """The app's name; also the logger name (default ``fastware``)."""
+    exception_handlers: Mapping[type[BaseException], ExceptionHandler] | None = None
+    """Exception type -> ``(request, exc) -> result``; chosen by the exception's MRO."""
+    dependency_overrides: dict[Any, Any] | None = None
+    """Factory -> replacement factory, kept by reference (used by fastware-di)."""
+    cors_origins: list[str] | None = None
+    """Origins allowed by CORS (not available in this release yet)."""
+    trusted_hosts: list[str] | None = None
+    """Accepted Host headers (not available in this release yet)."""
+    request_id: bool = True
+    """Add request ids (arrives with the middleware suite)."""
+    request_timing: bool = True
+    """Time requests (arrives with the middleware suite)."""
+    vite_dev_port: int | None = None
+    """Proxy to a Vite dev server on this port (provided by fastware-dev)."""
+    vite_backend_prefixes: list[str] | None = None
+    """Paths the Vite proxy always sends to the backend (provided by fastware-dev)."""
+    max_body_size: int | None = 10 * 1024 * 1024
+    """Largest accepted request body in bytes (413 beyond); ``None`` for no limit."""
+    max_json_depth: int = DEFAULT_MAX_DEPTH
+    """Deepest JSON nesting accepted in request bodies (400 beyond)."""
+    body_timeout: float | None = 30.0
+    """Seconds allowed to receive a request body (408 beyond); ``None`` for no limit."""
+
+
+_UNAVAILABLE = {
+    "static_dir": "static files",
+    "spa_fallback": "the SPA fallback",
+    "sw_mode": "service-worker modes",
+    "cors_origins": "CORSMiddleware",
+    "trusted_hosts": "TrustedHostMiddleware",
+    "vite_dev_port": "the Vite dev proxy (fastware-dev)",
+    "vite_backend_prefixes": "the Vite dev proxy (fastware-dev)",
+}
+
+
+def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -> App:
+    """Build the application for ``router``.
+
+    Settings come from ``AppConfig()`` defaults, then ``config``, then ``kwargs``.
+
+    Raises:
+        TypeError: for a keyword that is not an ``AppConfig`` field (all of them are named).
+        FastwareError: for a setting this release cannot honour, or routes that declare
+            dependencies without a dependency resolver.
+    """
+    known = {f.name for f in fields(AppConfig)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise TypeError(f"create_app() got unexpected keyword arguments: {', '.join(unknown)}")
+    resolved = replace(config if config is not None else AppConfig(), **kwargs)
+    return App(router, resolved)
+
+
+class _ClientGone(Exception):
+    """The client disconnected before the request body arrived."""
+
+
+class _StreamState:
+    __slots__ = ("disconnected",)
+
+    def __init__(self) -> None:
+        self.disconnected = False
+
+
+# A rendered buffered answer: (status, content type, body, extra header pairs or None).
+Rendered = tuple[int, str, bytes, list[tuple[str, str]] | None]
+
+
+class App:
+    """A fastware application: an ASGI callable that also speaks Granian's RSGI."""
+
+    def __init__(self, router: Router, config: AppConfig) -> None:
+        for name, feature in _UNAVAILABLE.items():
+            if getattr(config, name) is not None:
+                raise FastwareError(
+                    f"AppConfig.{name} needs {feature}, which this fastware-core release does "
+                    "not provide yet; leave it unset"
+                )
+        self.router = router
+        self.config = config
+        self.logger = logging.getLogger(config.name or "fastware")
+        self._state: dict[str, Any] = {}
+        self._handlers: dict[type[BaseException], ExceptionHandler] = dict(
+            config.exception_handlers or {}
+        )
+        self._http_handlers = any(issubclass(t, HTTPError) for t in self._handlers)
+        self._max_body = config.max_body_size
+        self._max_depth = config.max_json_depth
+        self._body_timeout = config.body_timeout
+        self._compiled: CompiledRouter | None = None
+        self._mount_lifespans: list[tuple[str, LifespanDriver]] = []
+        self._started = False
+        self._lifespan_cm: AbstractAsyncContextManager[Any] | None = None
+        self.fastware_sw_mode = config.sw_mode
+        self._compile()
+        chain: ASGIApp = self._asgi
+        for factory in reversed(config.middleware or ()):
+            chain = factory(chain)
+        self._chain: ASGIApp | None = None if chain == self._asgi else chain
+
+    @property
+    def state(self) -> State:
+        """The lifespan state, shared by every request (``request.state`` copies it)."""
+        return State(self._state)
+
+    def _compile(self) -> CompiledRouter:
+        compiled = self.router.compile()
+        if compiled is not self._compiled:
+            for entry in compiled.entries:
+                if entry.deps:
+                    raise FastwareError(
+                        f"Route {entry.method} {entry.path} declares deps, but this app has no "
+                        "dependency resolver: dependency injection comes with fastware-di"
+                    )
+            self._compiled = compiled
+        return compiled
+
+    # -- lifespan --------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Enter the user's lifespan and start mounted apps' lifespans, in order.
+
+        Raises:
+            Exception: whatever the lifespan raised; mounts already started are stopped.
+        """
+        if self._started:
+            return
+        lifespan = self.config.lifespan
+        self._lifespan_cm = lifespan(self) if lifespan is not None else None
+        if self._lifespan_cm is not None:
+            value = await self._lifespan_cm.__aenter__()
+            if isinstance(value, Mapping):
+                self._state.update(value)
+        try:
+            for prefix, app in self._compile().mounts_with_root():
+                driver = LifespanDriver(app, {})
+                await driver.startup()
+                if driver.supported:
+                    self._mount_lifespans.append((prefix, driver))
+        except BaseException as exc:
+            await self._stop_mounts()
+            if self._lifespan_cm is not None:
+                await self._lifespan_cm.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._started = True
+
+    async def _stop_mounts(self) -> list[BaseException]:
+        errors: list[BaseException] = []
+        while self._mount_lifespans:
+            _, driver = self._mount_lifespans.pop()
+            try:
+                await driver.shutdown()
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    async def shutdown(self) -> None:
+        """Stop mounted apps' lifespans in reverse order, then exit the user's lifespan.
+
+        Raises:
+            FastwareError: naming every error met, after all of them ran.
+        """
+        if not self._started:
+            return
+        self._started = False
+        errors = await self._stop_mounts()
+        cm, self._lifespan_cm = self._lifespan_cm, None
+        if cm is not None:
+            try:
+                await cm.__aexit__(None, None, None)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise FastwareError("; ".join(str(e) or type(e).__name__ for e in errors))
+
+    def _mount_state(self, prefix: str) -> dict[str, Any]:
+        for mount_prefix, driver in self._mount_lifespans:
+            if mount_prefix == prefix:
+                return driver.state
+        return {}
+
+    # -- the ASGI door -----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chain = self._chain
+        if chain is not None:
+            await chain(scope, receive, send)
+        else:
+            await self._asgi(scope, receive, send)
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._asgi_http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._asgi_lifespan(receive, send)
+        elif kind == "websocket":
+            await self._asgi_websocket(scope, receive, send)
+
+    async def _asgi_lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()
+        try:
+            await self.startup()
+        except BaseException as exc:
+            self.logger.exception("Lifespan startup failed")
+            await send({"type": "lifespan.startup.failed", "message": str(exc) or repr(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            await self.shutdown()
+        except Exception as exc:
+            self.logger.exception("Lifespan shutdown failed")
+            await send({"type": "lifespan.shutdown.failed", "message": str(exc) or repr(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _asgi_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        compiled = self._compiled if self.router._compiled is self._compiled else self._compile()
+        mount = compiled.match_mount(scope["path"]) if compiled.mounts else None
+        if mount is None and compiled.root_mount is not None:
+            mount = ("", compiled.root_mount)
+        if mount is not None:
+            await mount[1](self._mounted_scope(scope, mount[0]), receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.close", "code": 4004})
+
+    def _mounted_scope(self, scope: Scope, prefix: str) -> Scope:
+        child = dict(scope)
+        path: str = scope["path"]
+        child["path"] = path[len(prefix) :] or "/"
+        raw_path = scope.get("raw_path")
+        if isinstance(raw_path, bytes) and raw_path.startswith(prefix.encode()):
+            child["raw_path"] = raw_path[len(prefix) :] or b"/"
+        child["root_path"] = scope.get("root_path", "") + prefix
+        child["state"] = {**(scope.get("state") or {}), **self._state, **self._mount_state(prefix)}
+        return child
+
+    async def _asgi_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        compiled = self._compiled
+        if self.router._compiled is not compiled or compiled is None:
+            compiled = self._compile()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if compiled.mounts:
+            mount = compiled.match_mount(path)
+            if mount is not None:
+                await mount[1](self._mounted_scope(scope, mount[0]), receive, send)
+                return
+        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+            await _asgi_send(send, self._error(400, "Invalid characters in path"), False)
+            return
+        found = compiled.lookup(method, path)
+        if found is None:
+            if compiled.root_mount is not None:
+                await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
+                return
+            rendered = await self._miss(compiled, method, path, scope, None)
+            await _asgi_send(send, rendered, method == "HEAD")
+            return
+        entry, params = found
+        body = None
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if length is not None and value != length:
+                    await _asgi_send(send, self._error(400, "Invalid Content-Length"), False)
+                    return
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None or chunked or scope.get("http_version") == "2":
+            try:
+                body = await self._read_asgi_body(receive, length)
+            except HTTPError as exc:
+                await _asgi_send(send, self._error(exc.status_code, exc.detail, exc.headers), False)
+                return
+            except _ClientGone:
+                return
+        request = Request._build(
+            scope, None, params, body, self._state, self._max_depth, partial(_asgi_gone, receive)
+        )
+        out = await self._run(entry, request, scope.get(_RAISE_KEY, False))
+        if type(out) is tuple:
+            await _asgi_send(send, out, method == "HEAD")
+        else:
+            await self._asgi_stream(send, receive, out, method == "HEAD", request)
+
+    async def _read_asgi_body(self, receive: Receive, length: bytes | None) -> bytes | None:
+        limit = self._max_body
+        if length is not None:
+            if not length.isdigit():
+                raise HTTPError(400, "Invalid Content-Length")
+            if limit is not None and int(length) > limit:
+                raise HTTPError(413, "Request body too large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _ClientGone
+                    chunk = message.get("body", b"")
+                    if chunk:
+                        size += len(chunk)
+                        if limit is not None and size > limit:
+                            raise HTTPError(413, "Request body too large")
+                        chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise HTTPError(408, "Request body not received in time") from None
+        if not chunks:
+            return None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _asgi_stream(
+        self, send: Send, receive: Receive, response: Response, head: bool, request: Request
+    ) -> None:
+        if isinstance(response, FileResponse):
+            await self._asgi_file(send, response, head)
+            return
+        assert isinstance(response, StreamResponse)
+        generator = response.generator
+        headers = _encode_headers(_response_headers(response, response.content_type, None))
+        try:
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            if head:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+        except Exception:
+            await _aclose(generator)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        state = _StreamState()
+        watcher = asyncio.get_running_loop().create_task(_watch_asgi(receive, task, state))
+        try:
+            await self._pump(generator, partial(_asgi_chunk, send), request)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state.disconnected:
+                raise
+            task.uncancel()
+        except _ClientGone:
+            pass
+        finally:
+            watcher.cancel()
+            request._disconnected = request._disconnected or state.disconnected
+            await _aclose(generator)
+
+    async def _pump(
+        self, generator: Any, write: Callable[[bytes], Any], request: Request
+    ) -> None:
+        iterator = generator.__aiter__()
+        while True:
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except Exception:
+                self.logger.exception(
+                    "Error in the stream of %s %s; ending the response", request.method, request.path
+                )
+                return
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8")
+            if not chunk:
+                continue
+            try:
+                await write(chunk)
+            except Exception:
+                raise _ClientGone from None
+
+    async def _asgi_file(self, send: Send, response: FileResponse, head: bool) -> None:
+        try:
+            size = (await asyncio.to_thread(os.stat, response.path)).st_size
+            handle = None if head else await asyncio.to_thread(open, response.path, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+            await _asgi_send(send, self._error(404, "Not found"), head)
+            return
+        headers = _response_headers(response, response.content_type, size)
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": _encode_headers(headers)}
+        )
+        if handle is None:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        try:
+            while True:
+                chunk = await asyncio.to_thread(handle.read, response.chunk_size)
+                more = len(chunk) == response.chunk_size
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    return
+        except OSError:
+            return
+        finally:
+            handle.close()
+
+    # -- the RSGI door ------------------------------------------------------------------------
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Granian calls this once per worker before serving: run lifespan startup."""
+        try:
+            loop.run_until_complete(self.startup())
+        except BaseException:
+            self.logger.exception("Lifespan startup failed; this worker will not serve")
+            raise
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Granian calls this once per worker after serving: run lifespan shutdown."""
+        try:
+            loop.run_until_complete(self.shutdown())
+        except Exception:
+            self.logger.exception("Lifespan shutdown failed")
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        """Serve one RSGI request or websocket."""
+        if scope.proto != "http":
+            protocol.close(4004)
+            return
+        if self._chain is not None:
+            asgi_scope = asgi_scope_from_rsgi(scope, {})
+            await call_asgi_over_rsgi(self._chain, asgi_scope, protocol)
+            return
+        compiled = self._compiled
+        if self.router._compiled is not compiled or compiled is None:
+            compiled = self._compile()
+        method: str = scope.method
+        path: str = scope.path
+        if compiled.mounts:
+            mount = compiled.match_mount(path)
+            if mount is not None:
+                await self._rsgi_mount(scope, protocol, mount[0], mount[1])
+                return
+        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+            _rsgi_send(protocol, self._error(400, "Invalid characters in path"))
+            return
+        found = compiled.lookup(method, path)
+        if found is None:
+            if compiled.root_mount is not None:
+                await self._rsgi_mount(scope, protocol, "", compiled.root_mount)
+                return
+            _rsgi_send(protocol, await self._miss(compiled, method, path, None, scope))
+            return
+        entry, params = found
+        headers = scope.headers
+        length = headers.get("content-length")
+        body = None
+        if length is not None or "transfer-encoding" in headers or scope.http_version == "2":
+            try:
+                body = await self._read_rsgi_body(protocol, length)
+            except HTTPError as exc:
+                _rsgi_send(protocol, self._error(exc.status_code, exc.detail, exc.headers))
+                return
+        request = Request._build(
+            None, scope, params, body, self._state, self._max_depth, protocol.client_disconnect
+        )
+        out = await self._run(entry, request, False)
+        if type(out) is tuple:
+            status, content_type, payload, extra = out
+            header_list = [("content-type", content_type), ("content-length", str(len(payload)))]
+            if extra:
+                header_list += extra
+            protocol.response_bytes(status, header_list, payload)
+        else:
+            await self._rsgi_stream(protocol, out, method == "HEAD", request)
+
+    async def _read_rsgi_body(self, protocol: Any, length: str | None) -> bytes | None:
+        limit = self._max_body
+        try:
+            async with asyncio.timeout(self._body_timeout):
+                if length is not None:
+                    if not length.isdigit():
+                        raise HTTPError(400, "Invalid Content-Length")
+                    if limit is not None and int(length) > limit:
+                        raise HTTPError(413, "Request body too large")
+                    if length == "0":
+                        return None
+                    body: bytes = await protocol()
+                    return body or None
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in protocol:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise HTTPError(413, "Request body too large")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise HTTPError(408, "Request body not received in time") from None
+        return b"".join(chunks) or None
+
+    async def _rsgi_mount(self, scope: Any, protocol: Any, prefix: str, app: ASGIApp) -> None:
+        asgi_scope = self._mounted_scope(asgi_scope_from_rsgi(scope, {}), prefix)
+        await call_asgi_over_rsgi(app, asgi_scope, protocol)
+
+    async def _rsgi_stream(
+        self, protocol: Any, response: Response, head: bool, request: Request
+    ) -> None:
+        if isinstance(response, FileResponse):
+            try:
+                size = (await asyncio.to_thread(os.stat, response.path)).st_size
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                _rsgi_send(protocol, self._error(404, "Not found"))
+                return
+            headers = _response_headers(response, response.content_type, size)
+            protocol.response_file(response.status, headers, response.path)
+            return
+        assert isinstance(response, StreamResponse)
+        generator = response.generator
+        headers = _response_headers(response, response.content_type, None)
+        if head:
+            protocol.response_empty(response.status, headers)
+            await _aclose(generator)
+            return
+        transport = protocol.response_stream(response.status, headers)
+        task = asyncio.current_task()
+        assert task is not None
+        state = _StreamState()
+        watcher = asyncio.get_running_loop().create_task(_watch_rsgi(protocol, task, state))
+        try:
+            await self._pump(generator, transport.send_bytes, request)
+        except asyncio.CancelledError:
+            if not state.disconnected:
+                raise
+            task.uncancel()
+        except _ClientGone:
+            pass
+        finally:
+            watcher.cancel()
+            request._disconnected = request._disconnected or state.disconnected
+            await _aclose(generator)
+
+    # -- the shared dispatcher ----------------------------------------------------------------
+
+    async def _run(self, entry: RouteEntry, request: Request, reraise: bool) -> Any:
+        """Call the handler and render its result; errors become responses."""
+        try:
+            result = await entry.call(request)
+            if entry.response_model is not None:
+                result = self._apply_response_model(result, entry.response_model, request)
+            return self._render(result)
+        except HTTPError as exc:
+            return await self._handle_error(exc, request, reraise)
+        except Exception as exc:
+            return await self._handle_error(exc, request, reraise)
+        finally:
+            if request._watcher is not None:
+                request._close()
+
+    def _render(self, result: Any) -> Rendered | Response:
+        kind = type(result)
+        if kind is dict or kind is list:
+            return 200, _JSON, encode_json(result), None
+        if isinstance(result, Response):
+            if result.streaming:
+                return result
+            content_type, body = result.render()
+            extra = None
+            if result.headers or result.cookies or kind is RedirectResponse:
+                extra = header_pairs(result.headers)
+                if kind is RedirectResponse:
+                    extra.insert(0, ("location", result.url))  # type: ignore[attr-defined]
+                extra.extend(("set-cookie", cookie) for cookie in result.cookies)
+            return result.status, content_type, body, extra
+        return 200, _JSON, encode_json(result), None
+
+    def _apply_response_model(self, result: Any, model: Any, request: Request) -> Any:
+        if type(result) is not dict:
+            return result
+        try:
+            validate = getattr(model, "model_validate", None)
+            if validate is not None:
+                return validate(result).model_dump(mode="json")
+            return msgspec.convert(result, model)
+        except (ValueError, msgspec.ValidationError) as exc:
+            self.logger.error(
+                "Response of %s %s does not match its response_model: %s",
+                request.method,
+                request.path,
+                exc,
+            )
+            raise HTTPError(500, str(exc)) from None
+
+    def _find_handler(self, exc: BaseException) -> ExceptionHandler | None:
+        handlers = self._handlers
+        if not handlers:
+            return None
+        is_http = isinstance(exc, HTTPError)
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+            if is_http and cls is HTTPError:
+                return None  # HTTPError never falls through to a catch-all Exception handler
+        return None
+
+    async def _handle_error(self, exc: Exception, request: Request, reraise: bool) -> Any:
+        handler = self._find_handler(exc)
+        if handler is not None:
+            try:
+                result = handler(request, exc)
+                if inspect.isawaitable(result):
+                    result = await result
+                return self._render(result)
+            except Exception as handler_exc:
+                if isinstance(handler_exc, HTTPError) and handler_exc is not exc:
+                    return self._error(handler_exc.status_code, handler_exc.detail, handler_exc.headers)
+                self.logger.exception(
+                    "Exception handler for %s failed in %s %s",
+                    type(exc).__name__,
+                    request.method,
+                    request.path,
+                )
+                if reraise:
+                    raise
+                return 500, _JSON, _SERVER_ERROR, None
+        if isinstance(exc, HTTPError):
+            return self._error(exc.status_code, exc.detail, exc.headers)
+        self.logger.exception("Unhandled error in %s %s", request.method, request.path)
+        if reraise:
+            raise exc
+        return 500, _JSON, _SERVER_ERROR, None
+
+    def _error(self, status: int, detail: Any, headers: Any = None) -> Rendered:
+        try:
+            body = encode_json({"detail": detail})
+        except TypeError:
+            body = encode_json({"detail": str(detail)})
+        return status, _JSON, body, header_pairs(headers) or None
+
+    async def _miss(
+        self, compiled: CompiledRouter, method: str, path: str, asgi: Scope | None, rsgi: Any
+    ) -> Rendered:
+        if method not in compiled.methods:
+            error = HTTPError(501, "Method not implemented")
+        else:
+            allowed = compiled.allowed_methods(path)
+            if allowed:
+                error = HTTPError(405, "Method not allowed", {"Allow": ", ".join(sorted(allowed))})
+            else:
+                if not self._http_handlers:
+                    return 404, _JSON, _NOT_FOUND, None
+                error = HTTPError(404, "Not found")
+        if self._http_handlers:
+            request = Request._build(asgi, rsgi, {}, None, self._state, self._max_depth, None)
+            rendered = await self._handle_error(error, request, False)
+            if type(rendered) is tuple:
+                return rendered
+        return self._error(error.status_code, error.detail, error.headers)
+
+
+# -- helpers shared by the doors ---------------------------------------------------------------
+
+
+def _response_headers(
+    response: Response, content_type: str, length: int | None
+) -> list[tuple[str, str]]:
+    headers = [("content-type", content_type)]
+    if length is not None:
+        headers.append(("content-length", str(length)))
+    if isinstance(response, FileResponse):
+        disposition = response.disposition()
+        if disposition is not None:
+            headers.append(("content-disposition", disposition))
+    headers.extend(header_pairs(response.headers))
+    headers.extend(("set-cookie", cookie) for cookie in response.cookies)
+    return headers
+
+
+def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+async def _asgi_send(send: Send, rendered: Rendered, head: bool) -> None:
+    status, content_type, body, extra = rendered
+    headers = [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"content-length", str(len(body)).encode("latin-1")),
+    ]
+    if extra:
+        headers += _encode_headers(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
+
+
+def _rsgi_send(protocol: Any, rendered: Rendered) -> None:
+    status, content_type, body, extra = rendered
+    headers = [("content-type", content_type), ("content-length", str(len(body)))]
+    if extra:
+        headers += extra
+    protocol.response_bytes(status, headers, body)
+
+
+async def _asgi_chunk(send: Send, chunk: bytes) -> None:
+    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _asgi_gone(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            return
+
+
+async def _watch_asgi(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:
+    await _asgi_gone(receive)
+    state.disconnected = True
+    task.cancel()
+
+
+async def _watch_rsgi(protocol: Any, task: asyncio.Task[Any], state: _StreamState) -> None:
+    await protocol.client_disconnect()
+    state.disconnected = True
+    task.cancel()
+
+
+async def _aclose(generator: Any) -> None:
+    close = getattr(generator, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:
+            logging.getLogger("fastware").exception("Error while closing a response stream")

@@ -1,0 +1,519 @@
+"""The request object handed to handlers, for both the ASGI and the RSGI door."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, cast, overload
+from urllib.parse import parse_qsl, quote
+
+from ._json import DEFAULT_MAX_DEPTH, decode_json
+from .datastructures import URL, Address, Headers, QueryParams, State
+from .exceptions import HTTPError
+from .types import Receive, Scope
+
+__all__ = ("Request", "State", "parse_cookie_header")
+
+T = TypeVar("T")
+
+_UNSET: Any = object()
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def parse_cookie_header(value: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header, keeping every well-formed pair.
+
+    A malformed piece (no ``=``, an invalid name) is skipped instead of discarding the
+    whole header, so one odd cookie on a domain does not log everybody out. Values are kept
+    as sent, minus surrounding double quotes; the first value of a repeated name wins.
+    """
+    cookies: dict[str, str] = {}
+    for piece in value.split(";"):
+        name, sep, val = piece.partition("=")
+        if not sep:
+            continue
+        name = name.strip()
+        if not _COOKIE_NAME.fullmatch(name):
+            continue
+        val = val.strip()
+        if len(val) >= 2 and val[0] == '"' and val[-1] == '"':
+            val = val[1:-1]
+        cookies.setdefault(name, val)
+    return cookies
+
+
+def _parse_client(text: str) -> Address | None:
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        return None
+    host = host.strip("[]")
+    return Address(host, int(port) if port.isdigit() else 0)
+
+
+class Request:
+    """An HTTP request: method, path, headers, query, cookies, body and state.
+
+    Built by the app for each matched route. ``Request(scope, path_params, body)`` also
+    builds one by hand from an ASGI scope, as in fastware 0.6.3.
+    """
+
+    __slots__ = (
+        "_app_state",
+        "_asgi",
+        "_body",
+        "_cookies",
+        "_disconnect",
+        "_disconnected",
+        "_headers",
+        "_json",
+        "_max_depth",
+        "_query",
+        "_rsgi",
+        "_state",
+        "_watcher",
+        "path_params",
+    )
+
+    path_params: dict[str, Any]
+    """Converted path parameters, e.g. ``{"id": 42}`` for ``/users/{id:int}``."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        path_params: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        receive: Receive | None = None,
+    ) -> None:
+        self._asgi: Scope | None = scope
+        self._rsgi: Any = None
+        self.path_params = path_params if path_params is not None else {}
+        self._body = body or None
+        self._json: Any = _UNSET
+        self._query: QueryParams | None = None
+        self._headers: Headers | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+        self._app_state: dict[str, Any] | None = None
+        self._max_depth = DEFAULT_MAX_DEPTH
+        self._disconnect: Callable[[], Any] | None = (
+            None if receive is None else _asgi_disconnect_waiter(receive)
+        )
+        self._disconnected = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def _build(
+        cls,
+        asgi: Scope | None,
+        rsgi: Any,
+        path_params: dict[str, Any],
+        body: bytes | None,
+        app_state: dict[str, Any] | None,
+        max_depth: int,
+        disconnect: Callable[[], Any] | None,
+    ) -> Request:
+        self = cls.__new__(cls)
+        self._asgi = asgi
+        self._rsgi = rsgi
+        self.path_params = path_params
+        self._body = body
+        self._json = _UNSET
+        self._query = None
+        self._headers = None
+        self._cookies = None
+        self._state = None
+        self._app_state = app_state
+        self._max_depth = max_depth
+        self._disconnect = disconnect
+        self._disconnected = False
+        self._watcher = None
+        return self
+
+    # -- request line -----------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The request method, as sent (``GET``, ``POST``, ...)."""
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.method)
+        return cast(str, self._asgi["method"]) if self._asgi is not None else ""
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path, without the mount prefix (``root_path``)."""
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.path)
+        return cast(str, self._asgi.get("path", "")) if self._asgi is not None else ""
+
+    @property
+    def root_path(self) -> str:
+        """The prefix under which the app is mounted (``""`` at the root)."""
+        if self._asgi is not None:
+            return cast(str, self._asgi.get("root_path", ""))
+        return ""
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``."""
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.scheme)
+        return cast(str, self._asgi.get("scheme", "http")) if self._asgi is not None else "http"
+
+    @property
+    def http_version(self) -> str:
+        """``1.0``, ``1.1`` or ``2``."""
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.http_version)
+        return cast(str, self._asgi.get("http_version", "1.1")) if self._asgi else "1.1"
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's ``(host, port)``, or ``None`` when the server does not say."""
+        if self._rsgi is not None:
+            return _parse_client(self._rsgi.client)
+        client = self._asgi.get("client") if self._asgi is not None else None
+        if not client:
+            return None
+        port = client[1]
+        return Address(str(client[0]), int(port) if str(port).isdigit() else 0)
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string, without ``?`` (still percent-encoded)."""
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.query_string)
+        raw = self._asgi.get("query_string", b"") if self._asgi is not None else b""
+        try:
+            return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        except UnicodeDecodeError:
+            raise HTTPError(400, "Query string is not valid UTF-8") from None
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header (``:authority`` under HTTP/2), or the server address.
+
+        Raises:
+            HTTPError: 400 when the request carries several different Host headers.
+        """
+        hosts = self.headers.getlist("host")
+        if len(set(hosts)) > 1:
+            raise HTTPError(400, "Invalid host header")
+        if hosts:
+            return hosts[0]
+        if self._rsgi is not None:
+            return cast(str, self._rsgi.authority or self._rsgi.server)
+        server = self._asgi.get("server") if self._asgi is not None else None
+        if server:
+            return f"{server[0]}:{server[1]}" if server[1] is not None else str(server[0])
+        return "localhost"
+
+    @property
+    def url(self) -> URL:
+        """The full URL the client asked for, e.g. ``http://example.com/items?page=2``."""
+        raw_path = self._asgi.get("raw_path") if self._asgi is not None else None
+        if isinstance(raw_path, bytes):
+            path = self.root_path + raw_path.decode("latin-1")
+        else:
+            path = quote(self.root_path + self.path, safe=_PATH_SAFE)
+        query = self.query_string
+        return URL(f"{self.scheme}://{self.host}{path}" + (f"?{query}" if query else ""))
+
+    @property
+    def scope(self) -> Scope:
+        """The ASGI scope (built on first access when the request came through RSGI)."""
+        if self._asgi is None:
+            self._asgi = self._rsgi_to_asgi_scope()
+        return self._asgi
+
+    def _rsgi_to_asgi_scope(self) -> Scope:
+        rsgi = self._rsgi
+        client = _parse_client(rsgi.client)
+        server = _parse_client(rsgi.server)
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": rsgi.http_version,
+            "method": rsgi.method,
+            "scheme": rsgi.scheme,
+            "path": rsgi.path,
+            "raw_path": quote(rsgi.path, safe=_PATH_SAFE).encode("ascii"),
+            "query_string": rsgi.query_string.encode("latin-1", "replace"),
+            "root_path": "",
+            "headers": [
+                (k.encode("latin-1"), v.encode("latin-1", "replace"))
+                for k, v in rsgi.headers.items()
+            ],
+            "client": tuple(client) if client else None,
+            "server": tuple(server) if server else None,
+            "state": self.state.to_dict(),
+        }
+
+    # -- headers and cookies ------------------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """All request headers: a case-insensitive multi-mapping (``getlist`` for repeats)."""
+        headers = self._headers
+        if headers is None:
+            if self._rsgi is not None:
+                headers = Headers(self._rsgi.headers.items())
+            else:
+                raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
+                headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+            self._headers = headers
+        return headers
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (any case), or ``default`` when absent."""
+        if self._rsgi is not None:
+            return cast("str | None", self._rsgi.headers.get(name.lower(), default))
+        key = name.lower().encode("latin-1")
+        for k, v in self._asgi.get("headers", ()) if self._asgi is not None else ():
+            if k.lower() == key:
+                return cast(str, v.decode("latin-1"))
+        return default
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client; malformed pieces are skipped, valid ones kept."""
+        cookies = self._cookies
+        if cookies is None:
+            values = self.headers.getlist("cookie")
+            cookies = self._cookies = parse_cookie_header("; ".join(values)) if values else {}
+        return cookies
+
+    def cookie(self, name: str, default: str | None = None) -> str | None:
+        """One cookie's value, or ``default``."""
+        return self.cookies.get(name, default)
+
+    # -- query ------------------------------------------------------------------------------
+
+    @property
+    def query_params(self) -> QueryParams:
+        """Query parameters: a dict of the first value per key, with ``getlist`` for all.
+
+        Blank values (``?q=``) are kept as ``""``.
+
+        Raises:
+            HTTPError: 400 when the query string is not valid UTF-8 once decoded.
+        """
+        query = self._query
+        if query is None:
+            try:
+                pairs = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
+            except UnicodeDecodeError:
+                raise HTTPError(400, "Query string is not valid UTF-8") from None
+            query = self._query = QueryParams(pairs)
+        return query
+
+    @overload
+    def query(self, name: str) -> str | None: ...
+    @overload
+    def query(
+        self,
+        name: str,
+        default: Any = ...,
+        *,
+        type_: Callable[[str], T],
+        ge: float | None = None,
+        le: float | None = None,
+        min_length: int | None = None,
+        max_length: int | None = None,
+    ) -> T | Any: ...
+    @overload
+    def query(
+        self,
+        name: str,
+        default: Any = ...,
+        *,
+        ge: float | None = None,
+        le: float | None = None,
+        min_length: int | None = None,
+        max_length: int | None = None,
+    ) -> str | Any: ...
+
+    def query(
+        self,
+        name: str,
+        default: Any = _UNSET,
+        *,
+        type_: Callable[[str], Any] = str,
+        ge: float | None = None,
+        le: float | None = None,
+        min_length: int | None = None,
+        max_length: int | None = None,
+    ) -> Any:
+        """One query parameter, converted and checked.
+
+        Args:
+            name: The parameter name.
+            default: Returned when the parameter is absent (``None`` if not given). For a
+                non-``str`` ``type_`` a blank value (``?page=``) also counts as absent.
+            type_: ``str``, ``int``, ``float``, ``bool`` (``true/false/1/0/yes/no/on/off``)
+                or any callable taking the string.
+            ge: Lower bound (inclusive) for numbers.
+            le: Upper bound (inclusive) for numbers.
+            min_length: Minimum length of the converted value.
+            max_length: Maximum length of the converted value.
+
+        Raises:
+            HTTPError: 422 when conversion or a constraint fails; the detail names the
+                parameter and the offending value or limit.
+        """
+        raw = self.query_params.get(name)
+        if raw is None or (raw == "" and type_ is not str):
+            return None if default is _UNSET else default
+        value = _convert_query(name, raw, type_)
+        if ge is not None and value < ge:
+            raise HTTPError(422, f"Query parameter '{name}' must be >= {ge}, got {raw!r}")
+        if le is not None and value > le:
+            raise HTTPError(422, f"Query parameter '{name}' must be <= {le}, got {raw!r}")
+        if min_length is not None and len(value) < min_length:
+            raise HTTPError(
+                422, f"Query parameter '{name}' must have at least {min_length} characters"
+            )
+        if max_length is not None and len(value) > max_length:
+            raise HTTPError(
+                422, f"Query parameter '{name}' must have at most {max_length} characters"
+            )
+        return value
+
+    def query_list(self, name: str, type_: Callable[[str], T] = str) -> list[T]:  # type: ignore[assignment]
+        """Every value of a repeated parameter (``?tag=a&tag=b``), converted; ``[]`` if absent.
+
+        Raises:
+            HTTPError: 422 when a value cannot be converted.
+        """
+        return [
+            _convert_query(name, raw, type_)
+            for raw in self.query_params.getlist(name)
+            if raw != "" or type_ is str
+        ]
+
+    # -- body ---------------------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes | None:
+        """The raw body, or ``None`` when the request had none."""
+        return self._body
+
+    @property
+    def body_size(self) -> int:
+        """The body length in bytes (0 without a body)."""
+        return len(self._body) if self._body else 0
+
+    @property
+    def json(self) -> Any:
+        """The body decoded as JSON (cached), or ``None`` when there is no body.
+
+        Raises:
+            HTTPError: 400 when the body is not valid JSON, not UTF-8, nested too deeply or
+                holds numbers out of range.
+        """
+        value = self._json
+        if value is _UNSET:
+            body = self._body
+            value = self._json = (
+                None if body is None else decode_json(body, max_depth=self._max_depth)
+            )
+        return value
+
+    def json_as(self, model: type[T]) -> T:
+        """Decode the body into ``model``: a msgspec Struct, dataclass, TypedDict, ... or a
+        pydantic model (validated with ``model_validate``).
+
+        Raises:
+            HTTPError: 400 for malformed JSON; 422 when the JSON does not fit ``model`` (an
+                empty body is JSON ``null`` and so does not fit an object model).
+        """
+        validate = getattr(model, "model_validate", None)
+        if validate is not None and callable(validate):
+            data = self.json
+            try:
+                return cast(T, validate(data))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise HTTPError(422, str(exc)) from None
+        return cast(T, decode_json(self._body or b"null", max_depth=self._max_depth, type_=model))
+
+    # -- state and connection -------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Per-request state: the lifespan state plus whatever middleware stored.
+
+        Writes go to this request only (and to ``scope["state"]`` on the ASGI door).
+        """
+        state = self._state
+        if state is None:
+            app_state = self._app_state or {}
+            if self._asgi is not None:
+                data = self._asgi.get("state")
+                if data is None:
+                    data = self._asgi["state"] = {}
+                for key, value in app_state.items():
+                    data.setdefault(key, value)
+            else:
+                data = dict(app_state)
+            state = self._state = State(data)
+        return state
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away. Cheap to call repeatedly.
+
+        The first call starts watching the connection; a request that never asks pays
+        nothing. Always ``False`` for a request built by hand without ``receive``.
+        """
+        if self._disconnected:
+            return True
+        if self._watcher is None and self._disconnect is not None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            await asyncio.sleep(0)
+        return self._disconnected
+
+    async def _watch(self) -> None:
+        disconnect = self._disconnect
+        if disconnect is not None:
+            await disconnect()
+            self._disconnected = True
+
+    def _close(self) -> None:
+        watcher = self._watcher
+        if watcher is not None:
+            self._watcher = None
+            watcher.cancel()
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+def _convert_query(name: str, raw: str, type_: Callable[[str], Any]) -> Any:
+    if type_ is str:
+        return raw
+    if type_ is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise HTTPError(422, f"Query parameter '{name}': cannot convert {raw!r} to bool")
+    try:
+        return type_(raw)
+    except (ValueError, TypeError, ArithmeticError):
+        type_name = getattr(type_, "__name__", repr(type_))
+        raise HTTPError(
+            422, f"Query parameter '{name}': cannot convert {raw!r} to {type_name}"
+        ) from None
+
+
+def _asgi_disconnect_waiter(receive: Receive) -> Callable[[], Any]:
+    async def wait() -> None:
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                return
+
+    return wait

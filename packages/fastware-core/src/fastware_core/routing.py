@@ -1,0 +1,627 @@
+"""The router: registration API of fastware 0.6.3, compiled into an indexed matcher.
+
+Static paths live in a dict, parametrised paths in a segment tree. Literal segments beat
+parameters, typed parameters beat plain ``str`` ones, and greedy ``path`` parameters come
+last, so registration order never shadows a route and the cost of a lookup does not grow with
+the number of routes. Routers are live: routes or mounts added to an included router after
+``include_router`` still take effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+from .exceptions import RouteDefinitionError
+from .types import ASGIApp
+
+__all__ = ("HTTP_METHODS", "ParsedSegment", "RouteEntry", "Router", "parse_path")
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+"""The standard methods; requests with a method outside these and the registered ones get 501."""
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+_NO_MATCH: Any = object()
+
+
+def _convert_str(segment: str) -> Any:
+    return segment if segment else _NO_MATCH
+
+
+def _convert_int(segment: str) -> Any:
+    if _INT.fullmatch(segment) is None:
+        return _NO_MATCH
+    try:
+        return int(segment)
+    except ValueError:  # more digits than int() accepts
+        return _NO_MATCH
+
+
+def _convert_float(segment: str) -> Any:
+    if _FLOAT.fullmatch(segment) is None:
+        return _NO_MATCH
+    value = float(segment)
+    return value if value - value == 0 else _NO_MATCH  # rejects inf from huge exponents
+
+
+def _convert_uuid(segment: str) -> Any:
+    return uuid.UUID(segment) if _UUID.fullmatch(segment) else _NO_MATCH
+
+
+# name -> (priority among parameters at one position, converter)
+_CONVERTERS: dict[str, tuple[int, Callable[[str], Any]]] = {
+    "int": (0, _convert_int),
+    "float": (1, _convert_float),
+    "uuid": (2, _convert_uuid),
+    "str": (3, _convert_str),
+}
+
+
+class ParsedSegment(NamedTuple):
+    """One ``/``-separated piece of a route pattern."""
+
+    value: str
+    """The literal text, or the parameter name."""
+    converter: str | None
+    """``None`` for a literal; otherwise ``str``, ``int``, ``float``, ``uuid`` or ``path``."""
+
+    @property
+    def is_param(self) -> bool:
+        """Whether this segment captures a value."""
+        return self.converter is not None
+
+
+def parse_path(path: str) -> tuple[ParsedSegment, ...]:
+    """Split a route pattern into segments, validating parameter names and converters.
+
+    Leading and trailing slashes are not significant (``/users/`` is ``/users``).
+
+    Raises:
+        RouteDefinitionError: for an unknown converter, a malformed or repeated parameter.
+    """
+    stripped = path.strip("/")
+    segments: list[ParsedSegment] = []
+    names: set[str] = set()
+    for raw in stripped.split("/"):
+        if raw.startswith("{") and raw.endswith("}"):
+            name, _, converter = raw[1:-1].partition(":")
+            name, converter = name.strip(), (converter.strip() or "str")
+            if not name.isidentifier():
+                raise RouteDefinitionError(f"Invalid path parameter name {name!r} in {path!r}")
+            if converter != "path" and converter not in _CONVERTERS:
+                raise RouteDefinitionError(
+                    f"Unknown path parameter type: {converter!r} in {path!r} "
+                    f"(known: float, int, path, str, uuid)"
+                )
+            if name in names:
+                raise RouteDefinitionError(f"Path parameter {name!r} repeated in {path!r}")
+            names.add(name)
+            segments.append(ParsedSegment(name, converter))
+        elif "{" in raw or "}" in raw:
+            raise RouteDefinitionError(
+                f"Segment {raw!r} of {path!r} mixes text and a parameter; "
+                "a parameter must fill a whole segment, like /files/{name}"
+            )
+        else:
+            segments.append(ParsedSegment(raw, None))
+    return tuple(segments)
+
+
+def _pattern_text(segments: Iterable[ParsedSegment]) -> str:
+    parts = [
+        s.value if s.converter is None else f"{{{s.value}:{s.converter}}}" for s in segments
+    ]
+    return "/" + "/".join(parts)
+
+
+def _is_async_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(type(obj), "__call__", None)  # noqa: B004 - instances with async __call__
+    return not inspect.isfunction(obj) and inspect.iscoroutinefunction(call)
+
+
+def _threaded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync handler so that it runs in a worker thread, off the event loop."""
+
+    async def call_in_thread(*args: Any, **kwargs: Any) -> Any:
+        result = await asyncio.to_thread(handler, *args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    call_in_thread.__wrapped__ = handler  # type: ignore[attr-defined]
+    return call_in_thread
+
+
+class RouteEntry:
+    """One registered HTTP route, as the app dispatches it."""
+
+    __slots__ = ("call", "deps", "handler", "method", "path", "response_model", "segments")
+
+    method: str
+    """The upper-case method."""
+    path: str
+    """The full pattern, prefixes included, e.g. ``/orgs/{org:int}/users``."""
+    handler: Callable[..., Any]
+    """The function as registered."""
+    call: Callable[..., Any]
+    """What the app awaits: the handler, or a thread-offloading wrapper for sync handlers."""
+    deps: dict[str, Any] | None
+    """Dependencies by keyword name (router-level ones merged under route-level ones)."""
+    response_model: Any
+    """A type the result is validated against, or ``None``."""
+    segments: tuple[ParsedSegment, ...]
+    """The parsed pattern."""
+
+    def __init__(
+        self,
+        method: str,
+        segments: tuple[ParsedSegment, ...],
+        handler: Callable[..., Any],
+        deps: dict[str, Any] | None,
+        response_model: Any,
+        call: Callable[..., Any] | None = None,
+    ) -> None:
+        self.method = method
+        self.segments = segments
+        self.path = _pattern_text(segments)
+        self.handler = handler
+        self.call = call or (handler if _is_async_callable(handler) else _threaded(handler))
+        self.deps = deps or None
+        self.response_model = response_model
+
+    def __repr__(self) -> str:
+        return f"<RouteEntry {self.method} {self.path} -> {getattr(self.handler, '__qualname__', self.handler)!r}>"
+
+
+class _Node:
+    __slots__ = ("greedy", "leaf", "literals", "params")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Node] = {}
+        # (priority, name, converter name, converter, child), sorted by priority
+        self.params: list[tuple[int, str, str, Callable[[str], Any], _Node]] = []
+        # (name, suffix segments, leaf) for greedy ``path`` parameters
+        self.greedy: list[tuple[str, tuple[ParsedSegment, ...], dict[str, RouteEntry]]] = []
+        self.leaf: dict[str, RouteEntry] | None = None
+
+
+def _match_segment(seg: ParsedSegment, text: str) -> Any:
+    if seg.converter is None:
+        return text if seg.value == text else _NO_MATCH
+    if seg.converter == "path":  # a second greedy parameter is matched as one segment
+        return _convert_str(text)
+    return _CONVERTERS[seg.converter][1](text)
+
+
+def _match_suffix(
+    suffix: tuple[ParsedSegment, ...], texts: list[str], params: dict[str, Any]
+) -> bool:
+    found: dict[str, Any] = {}
+    for seg, text in zip(suffix, texts, strict=True):
+        value = _match_segment(seg, text)
+        if value is _NO_MATCH:
+            return False
+        if seg.converter is not None:
+            found[seg.value] = value
+    params.update(found)
+    return True
+
+
+def _walk(
+    node: _Node, segs: list[str], i: int, method: str, params: dict[str, Any]
+) -> RouteEntry | None:
+    if i == len(segs):
+        leaf = node.leaf
+        return leaf.get(method) if leaf is not None else None
+    seg = segs[i]
+    child = node.literals.get(seg)
+    if child is not None:
+        found = _walk(child, segs, i + 1, method, params)
+        if found is not None:
+            return found
+    for _, name, _, convert, child in node.params:
+        value = convert(seg)
+        if value is not _NO_MATCH:
+            found = _walk(child, segs, i + 1, method, params)
+            if found is not None:
+                params[name] = value
+                return found
+    for name, suffix, leaf in node.greedy:
+        entry = leaf.get(method)
+        if entry is None:
+            continue
+        cut = len(segs) - len(suffix)
+        if cut > i and _match_suffix(suffix, segs[cut:], params):
+            params[name] = "/".join(segs[i:cut])
+            return entry
+    return None
+
+
+def _collect(node: _Node, segs: list[str], i: int, out: set[str]) -> None:
+    if i == len(segs):
+        if node.leaf is not None:
+            out.update(node.leaf)
+        return
+    seg = segs[i]
+    child = node.literals.get(seg)
+    if child is not None:
+        _collect(child, segs, i + 1, out)
+    for _, _, _, convert, child in node.params:
+        if convert(seg) is not _NO_MATCH:
+            _collect(child, segs, i + 1, out)
+    for _, suffix, leaf in node.greedy:
+        cut = len(segs) - len(suffix)
+        if cut > i and _match_suffix(suffix, segs[cut:], {}):
+            out.update(leaf)
+
+
+class _Mount(NamedTuple):
+    prefix: str
+    app: ASGIApp
+
+
+class _Include(NamedTuple):
+    router: Router
+    prefix: tuple[ParsedSegment, ...]
+    deps: dict[str, Any] | None
+
+
+class _Registered(NamedTuple):
+    method: str
+    segments: tuple[ParsedSegment, ...]
+    handler: Callable[..., Any]
+    deps: dict[str, Any] | None
+    response_model: Any
+    call: Callable[..., Any]
+
+
+class CompiledRouter:
+    """The indexed form of a router, rebuilt whenever the router (or an included one) changes."""
+
+    __slots__ = ("entries", "has_tree", "methods", "mounts", "root_mount", "static", "tree")
+
+    def __init__(self, entries: list[RouteEntry], mounts: list[_Mount]) -> None:
+        self.entries = entries
+        self.static: dict[str, dict[str, RouteEntry]] = {}
+        self.tree = _Node()
+        self.has_tree = False
+        for entry in entries:
+            segs = entry.segments
+            if all(s.converter is None for s in segs):
+                key = "/".join(s.value for s in segs)
+                self.static.setdefault(key, {}).setdefault(entry.method, entry)
+            else:
+                self.has_tree = True
+                self._insert(entry)
+        for leaf in self._leaves():
+            if "GET" in leaf and "HEAD" not in leaf:
+                leaf["HEAD"] = leaf["GET"]
+        self.methods = frozenset(HTTP_METHODS | {e.method for e in entries})
+        self.mounts = tuple((m.prefix, m.prefix + "/", m.app) for m in mounts if m.prefix)
+        self.root_mount = next((m.app for m in mounts if not m.prefix), None)
+
+    def _insert(self, entry: RouteEntry) -> None:
+        node = self.tree
+        segs = entry.segments
+        for index, seg in enumerate(segs):
+            if seg.converter is None:
+                node = node.literals.setdefault(seg.value, _Node())
+            elif seg.converter == "path":
+                suffix = segs[index + 1 :]
+                for name, other_suffix, leaf in node.greedy:
+                    if name == seg.value and other_suffix == suffix:
+                        leaf.setdefault(entry.method, entry)
+                        return
+                node.greedy.append((seg.value, suffix, {entry.method: entry}))
+                return
+            else:
+                for _, name, conv_name, _, child in node.params:
+                    if name == seg.value and conv_name == seg.converter:
+                        node = child
+                        break
+                else:
+                    priority, convert = _CONVERTERS[seg.converter]
+                    child = _Node()
+                    node.params.append((priority, seg.value, seg.converter, convert, child))
+                    node.params.sort(key=lambda item: item[0])  # stable: ties keep order
+                    node = child
+        if node.leaf is None:
+            node.leaf = {}
+        node.leaf.setdefault(entry.method, entry)
+
+    def _leaves(self) -> Iterator[dict[str, RouteEntry]]:
+        yield from self.static.values()
+        stack = [self.tree]
+        while stack:
+            node = stack.pop()
+            if node.leaf is not None:
+                yield node.leaf
+            for _, _, leaf in node.greedy:
+                yield leaf
+            stack.extend(node.literals.values())
+            stack.extend(item[4] for item in node.params)
+
+    def lookup(self, method: str, path: str) -> tuple[RouteEntry, dict[str, Any]] | None:
+        """The route for ``method`` and ``path`` with its converted parameters, or ``None``."""
+        key = path.strip("/")
+        by_method = self.static.get(key)
+        if by_method is not None:
+            entry = by_method.get(method)
+            if entry is not None:
+                return entry, {}
+        if self.has_tree:
+            params: dict[str, Any] = {}
+            entry = _walk(self.tree, key.split("/"), 0, method, params)
+            if entry is not None:
+                return entry, params
+        return None
+
+    def allowed_methods(self, path: str) -> set[str]:
+        """Every method some route accepts at ``path`` (HEAD included where GET is)."""
+        key = path.strip("/")
+        out: set[str] = set(self.static.get(key, ()))
+        if self.has_tree:
+            _collect(self.tree, key.split("/"), 0, out)
+        return out
+
+    def mounts_with_root(self) -> list[tuple[str, ASGIApp]]:
+        """Every mount as ``(prefix, app)``, the root mount (prefix ``""``) last."""
+        out = [(prefix, app) for prefix, _, app in self.mounts]
+        if self.root_mount is not None:
+            out.append(("", self.root_mount))
+        return out
+
+    def match_mount(self, path: str) -> tuple[str, ASGIApp] | None:
+        """The first mount whose prefix is ``path`` or a ``/``-bounded prefix of it."""
+        for prefix, prefix_slash, app in self.mounts:
+            if path == prefix or path.startswith(prefix_slash):
+                return prefix, app
+        return None
+
+
+def _normalise_method(method: str) -> str:
+    upper = method.strip().upper()
+    if not _TOKEN.fullmatch(upper):
+        raise RouteDefinitionError(f"Invalid HTTP method {method!r}")
+    return upper
+
+
+class Router:
+    """Collects HTTP routes and mounts; ``create_app`` turns it into an application.
+
+    Routes are registered with the verb decorators (``@router.get("/users/{id:int}")``),
+    :meth:`route` for several methods, or :meth:`add_route`. Path parameters take the forms
+    ``{name}``, ``{name:str}``, ``{name:int}``, ``{name:float}``, ``{name:uuid}`` and the
+    greedy ``{name:path}``; converted values arrive in ``request.path_params``.
+    """
+
+    def __init__(self) -> None:
+        self._routes: list[_Registered] = []
+        self._mounts: list[_Mount] = []
+        self._includes: list[_Include] = []
+        self._parents: weakref.WeakSet[Router] = weakref.WeakSet()
+        self._compiled: CompiledRouter | None = None
+
+    # -- registration -------------------------------------------------------------------
+
+    def add_route(
+        self,
+        method: str,
+        path: str,
+        handler: Callable[..., Any],
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+    ) -> None:
+        """Register ``handler`` for ``method`` (any case) at ``path``.
+
+        Raises:
+            RouteDefinitionError: for an invalid method, pattern or converter.
+        """
+        if not callable(handler):
+            raise RouteDefinitionError(f"Handler for {method} {path} is not callable")
+        segments = parse_path(path)
+        call = handler if _is_async_callable(handler) else _threaded(handler)
+        deps_dict = dict(deps) if deps else None
+        self._routes.append(
+            _Registered(_normalise_method(method), segments, handler, deps_dict, response_model, call)
+        )
+        self._touch()
+
+    def route(
+        self,
+        path: str,
+        methods: Iterable[str] = ("GET",),
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator registering the function for each of ``methods`` at ``path``."""
+        if isinstance(methods, str):
+            methods = (methods,)
+        method_list = list(methods)
+        if not method_list:
+            raise RouteDefinitionError(f"route({path!r}) needs at least one method")
+
+        def register(handler: HandlerT) -> HandlerT:
+            for method in method_list:
+                self.add_route(method, path, handler, deps=deps, response_model=response_model)
+            return handler
+
+        return register
+
+    def _verb(
+        self, method: str, path: str, deps: Mapping[str, Any] | None, response_model: Any
+    ) -> Callable[[HandlerT], HandlerT]:
+        def register(handler: HandlerT) -> HandlerT:
+            self.add_route(method, path, handler, deps=deps, response_model=response_model)
+            return handler
+
+        return register
+
+    def get(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a GET route (HEAD is answered from it, without a body)."""
+        return self._verb("GET", path, deps, response_model)
+
+    def post(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a POST route."""
+        return self._verb("POST", path, deps, response_model)
+
+    def put(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a PUT route."""
+        return self._verb("PUT", path, deps, response_model)
+
+    def patch(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a PATCH route."""
+        return self._verb("PATCH", path, deps, response_model)
+
+    def delete(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a DELETE route."""
+        return self._verb("DELETE", path, deps, response_model)
+
+    def head(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for an explicit HEAD route (overrides the answer derived from GET)."""
+        return self._verb("HEAD", path, deps, response_model)
+
+    def options(
+        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for an OPTIONS route."""
+        return self._verb("OPTIONS", path, deps, response_model)
+
+    def include_router(
+        self,
+        other: Router,
+        prefix: str | None = None,
+        deps: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Serve every route and mount of ``other`` under ``prefix``.
+
+        The link is live: routes and mounts added to ``other`` later are served too.
+        ``deps`` apply to every included route, under the route's own deps (a route-level
+        dependency with the same name wins). The prefix may hold parameters
+        (``/orgs/{org:int}``) unless ``other`` has mounts.
+        """
+        if other is self or self._reachable_from(other):
+            raise RouteDefinitionError("include_router would make a router include itself")
+        segments = parse_path(prefix) if prefix and prefix.strip("/") else ()
+        self._includes.append(_Include(other, segments, dict(deps) if deps else None))
+        other._parents.add(self)
+        self._touch()
+
+    def _reachable_from(self, other: Router) -> bool:
+        return any(inc.router is self or self._reachable_from(inc.router) for inc in other._includes)
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Hand every request under ``prefix`` (at a ``/`` boundary) to another ASGI app.
+
+        The mounted app sees ``path`` without the prefix and ``root_path`` with it. Mounts are
+        matched before routes, except a mount at ``/``, which serves what no route matched.
+        """
+        normal = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self._mounts.append(_Mount(normal, app))
+        self._touch()
+
+    # -- compilation ----------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        self._compiled = None
+        for parent in list(self._parents):
+            parent._touch()
+
+    def _flatten(
+        self, prefix: tuple[ParsedSegment, ...], deps: dict[str, Any] | None
+    ) -> tuple[list[RouteEntry], list[_Mount]]:
+        entries: list[RouteEntry] = []
+        mounts: list[_Mount] = []
+        for reg in self._routes:
+            merged = {**deps, **reg.deps} if deps and reg.deps else (reg.deps or deps)
+            segments = prefix + reg.segments if prefix else reg.segments
+            if prefix and segments[-1] == ParsedSegment("", None) and len(segments) > 1:
+                segments = segments[:-1]  # "/" inside a prefixed router is the prefix itself
+            entries.append(
+                RouteEntry(reg.method, segments, reg.handler, merged, reg.response_model, reg.call)
+            )
+        for mount in self._mounts:
+            if any(s.converter is not None for s in prefix):
+                raise RouteDefinitionError(
+                    f"Mount {mount.prefix or '/'!r} cannot be included under a prefix with "
+                    f"parameters ({_pattern_text(prefix)})"
+                )
+            text = "/".join(s.value for s in prefix)
+            full = ("/" + text if text else "") + mount.prefix
+            mounts.append(_Mount(full, mount.app))
+        for inc in self._includes:
+            inner_deps = {**deps, **inc.deps} if deps and inc.deps else (inc.deps or deps)
+            sub_entries, sub_mounts = inc.router._flatten(prefix + inc.prefix, inner_deps)
+            entries.extend(sub_entries)
+            mounts.extend(sub_mounts)
+        return entries, mounts
+
+    def compile(self) -> CompiledRouter:
+        """The indexed router (cached until the next change)."""
+        compiled = self._compiled
+        if compiled is None:
+            entries, mounts = self._flatten((), None)
+            compiled = self._compiled = CompiledRouter(entries, mounts)
+        return compiled
+
+    # -- lookup (0.6.3 public and private API) --------------------------------------------
+
+    @property
+    def routes(self) -> list[RouteEntry]:
+        """Every HTTP route, included routers flattened, in registration order."""
+        return list(self.compile().entries)
+
+    def match(self, method: str, path: str) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+        """``(handler, path_params)`` for a request, or ``None``; HEAD falls back to GET."""
+        found = self.compile().lookup(method, path)
+        return None if found is None else (found[0].handler, found[1])
+
+    def _match_with_deps(
+        self, method: str, path: str
+    ) -> tuple[Callable[..., Any], dict[str, Any], dict[str, Any], Any] | None:
+        found = self.compile().lookup(method, path)
+        if found is None:
+            return None
+        entry, params = found
+        return entry.handler, params, dict(entry.deps or {}), entry.response_model
+
+    def allowed_methods(self, path: str) -> set[str]:
+        """The methods of every route whose pattern matches ``path`` (HEAD where GET is)."""
+        return self.compile().allowed_methods(path)
+
+    @property
+    def mounts(self) -> list[tuple[str, ASGIApp]]:
+        """``(prefix, app)`` of every mount, included routers' mounts flattened."""
+        return self.compile().mounts_with_root()
