@@ -1,9 +1,92 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+
+import pytest
+
+import fastware
+
+COMPAT_MODULES = ("app", "request", "responses", "routing", "testing", "types")
+HEAVY = ("granian", "jwt", "bcrypt", "redis", "httpx", "fastware_core")
 
 
-def test_module_imports_and_documents_itself() -> None:
-    module = importlib.import_module("fastware")
-    assert module.__doc__
-    assert module.__all__ == ()
+def _modules_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+def test_import_fastware_loads_no_heavy_module() -> None:
+    loaded = _modules_after("import fastware")
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_first_attribute_access_imports_only_what_it_needs() -> None:
+    loaded = _modules_after("import fastware\nfastware.Router")
+    assert "fastware_core.routing" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY[:4]}
+
+
+def test_public_names_resolve_to_core_objects() -> None:
+    from fastware_core import JSONResponse, Router, create_app
+
+    assert fastware.Router is Router
+    assert fastware.create_app is create_app
+    assert fastware.JSONResponse is JSONResponse
+
+
+def test_from_import_works_like_0_6_3() -> None:
+    from fastware import JSONResponse, Router, create_app
+
+    router = Router()
+
+    @router.get("/")
+    async def index(request: object) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    with fastware.TestClient(create_app(router)) as client:
+        assert client.get("/").json() == {"ok": True}
+
+
+@pytest.mark.parametrize("name", fastware.__all__)
+def test_every_exported_name_resolves(name: str) -> None:
+    assert getattr(fastware, name) is not None
+
+
+def test_all_is_a_sorted_tuple() -> None:
+    assert isinstance(fastware.__all__, tuple)
+    assert list(fastware.__all__) == sorted(fastware.__all__)
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'fastware' has no attribute 'nope'"):
+        _ = fastware.nope  # type: ignore[attr-defined]
+
+
+def test_version_comes_from_metadata() -> None:
+    assert fastware.__version__ == "0.1.0.dev0"
+
+
+@pytest.mark.parametrize("name", COMPAT_MODULES)
+def test_compatibility_submodules_import(name: str) -> None:
+    module = importlib.import_module(f"fastware.{name}")
+    assert module.__all__
+    for exported in module.__all__:
+        assert getattr(module, exported) is not None
+
+
+def test_types_all_is_exactly_the_asgi_aliases() -> None:
+    import fastware.types
+
+    assert set(fastware.types.__all__) == {"Scope", "Receive", "Send"}
+
+
+def test_parsed_segment_lives_in_routing_not_top_level() -> None:
+    import fastware.routing
+
+    assert fastware.routing.ParsedSegment is not None
+    assert "ParsedSegment" not in fastware.__all__

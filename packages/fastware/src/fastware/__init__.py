@@ -1,8 +1,119 @@
-"""A batteries-included ASGI framework: msgspec JSON, a managed Granian server, SSE, DI, auth and more.
+"""fastware: a batteries-included ASGI framework.
 
-This distribution is part of the fastware family; its features have not landed yet.
+msgspec JSON, Granian served over RSGI, server-sent events, dependency injection, auth,
+feature flags, an error log and a dev mode, as independently installable packages. This
+meta-package installs them all and re-exports their public names; every name is imported
+on first use, so ``import fastware`` stays cheap (no Granian, PyJWT, bcrypt or redis).
+
+    from fastware import Router, create_app
+
+    router = Router()
+
+    @router.get("/")
+    async def index(request):
+        return {"hello": "world"}
+
+    app = create_app(router)
 """
 
 from __future__ import annotations
 
-__all__: tuple[str, ...] = ()
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastware_core import (
+        AppConfig,
+        AsyncTestClient,
+        BytesResponse,
+        FastwareError,
+        FileResponse,
+        HTMLResponse,
+        HTTPError,
+        JSONResponse,
+        Receive,
+        RedirectResponse,
+        Request,
+        Router,
+        Scope,
+        Send,
+        State,
+        StreamResponse,
+        TestClient,
+        TextResponse,
+        create_app,
+        delete_cookie,
+        send_error,
+        set_cookie,
+    )
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    "AppConfig": "fastware_core.app",
+    "AsyncTestClient": "fastware_core.testing",
+    "BytesResponse": "fastware_core.responses",
+    "FastwareError": "fastware_core.exceptions",
+    "FileResponse": "fastware_core.responses",
+    "HTMLResponse": "fastware_core.responses",
+    "HTTPError": "fastware_core.exceptions",
+    "JSONResponse": "fastware_core.responses",
+    "Receive": "fastware_core.types",
+    "RedirectResponse": "fastware_core.responses",
+    "Request": "fastware_core.request",
+    "Router": "fastware_core.routing",
+    "Scope": "fastware_core.types",
+    "Send": "fastware_core.types",
+    "State": "fastware_core.datastructures",
+    "StreamResponse": "fastware_core.responses",
+    "TestClient": "fastware_core.testing",
+    "TextResponse": "fastware_core.responses",
+    "create_app": "fastware_core.app",
+    "delete_cookie": "fastware_core.responses",
+    "send_error": "fastware_core.responses",
+    "set_cookie": "fastware_core.responses",
+}
+
+try:
+    __version__ = version("fastware")
+except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+    __version__ = "0.0.0"
+
+__all__ = (
+    "AppConfig",
+    "AsyncTestClient",
+    "BytesResponse",
+    "FastwareError",
+    "FileResponse",
+    "HTMLResponse",
+    "HTTPError",
+    "JSONResponse",
+    "Receive",
+    "RedirectResponse",
+    "Request",
+    "Router",
+    "Scope",
+    "Send",
+    "State",
+    "StreamResponse",
+    "TestClient",
+    "TextResponse",
+    "__version__",
+    "create_app",
+    "delete_cookie",
+    "send_error",
+    "set_cookie",
+)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,65 @@
+"""The getting-started example: a small JSON API on fastware.
+
+Run it with ``scripts/demo`` (Granian over RSGI on http://127.0.0.1:8000), then try:
+
+    curl http://127.0.0.1:8000/
+    curl http://127.0.0.1:8000/items/1
+    curl -X POST http://127.0.0.1:8000/items -H 'content-type: application/json' \
+         -d '{"name": "lamp", "price": 19.5}'
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+
+from fastware import HTTPError, Request, Router, create_app
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+
+
+router = Router()
+
+
+@router.get("/")
+async def index(request: Request) -> dict[str, str]:
+    return {"hello": "fastware", "items": "/items"}
+
+
+@router.get("/items")
+async def list_items(request: Request) -> list[Item]:
+    limit = request.query("limit", 10, type_=int, ge=1, le=100)
+    items: dict[int, Item] = request.state.items
+    return list(items.values())[:limit]
+
+
+@router.get("/items/{item_id:int}")
+async def get_item(request: Request) -> Item:
+    items: dict[int, Item] = request.state.items
+    item = items.get(request.path_params["item_id"])
+    if item is None:
+        raise HTTPError(404, "No such item")
+    return item
+
+
+@router.post("/items")
+async def create_item(request: Request) -> dict[str, Any]:
+    item = request.json_as(Item)
+    items: dict[int, Item] = request.state.items
+    item_id = max(items, default=0) + 1
+    items[item_id] = item
+    return {"id": item_id, "item": item}
+
+
+@asynccontextmanager
+async def lifespan(app: object) -> AsyncIterator[dict[str, Any]]:
+    yield {"items": {1: Item("teapot", 12.0)}}
+
+
+app = create_app(router, lifespan=lifespan)
