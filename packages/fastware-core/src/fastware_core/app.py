@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ._deadlines import Deadlines
 from ._json import DEFAULT_MAX_DEPTH, encode_json
 from ._lifespan import LifespanDriver
 from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
@@ -28,7 +29,7 @@ from .datastructures import State
 from .exceptions import FastwareError, HTTPError
 from .request import Request
 from .responses import FileResponse, RedirectResponse, Response, StreamResponse, header_pairs
-from .routing import CompiledRouter, RouteEntry, Router
+from .routing import CompiledRouter, Router
 from .types import ASGIApp, Receive, Scope, Send
 
 __all__ = ("App", "AppConfig", "create_app")
@@ -153,7 +154,7 @@ class App:
         self._http_handlers = any(issubclass(t, HTTPError) for t in self._handlers)
         self._max_body = config.max_body_size
         self._max_depth = config.max_json_depth
-        self._body_timeout = config.body_timeout
+        self._deadlines = Deadlines(config.body_timeout) if config.body_timeout else None
         self._compiled: CompiledRouter | None = None
         self._mount_lifespans: list[tuple[str, LifespanDriver]] = []
         self._started = False
@@ -283,7 +284,9 @@ class App:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _asgi_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        compiled = self._compiled if self.router._compiled is self._compiled else self._compile()
+        compiled = self._compiled
+        if self.router._compiled is not compiled or compiled is None:
+            compiled = self._compile()
         mount = compiled.match_mount(scope["path"]) if compiled.mounts else None
         if mount is None and compiled.root_mount is not None:
             mount = ("", compiled.root_mount)
@@ -318,15 +321,20 @@ class App:
         if "\x00" in path or (not path.isascii() and "\ufffd" in path):
             await _asgi_send(send, self._error(400, "Invalid characters in path"), False)
             return
-        found = compiled.lookup(method, path)
-        if found is None:
-            if compiled.root_mount is not None:
-                await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
+        by_method = compiled.static.get(path.strip("/"))
+        entry = by_method.get(method) if by_method is not None else None
+        if entry is not None:
+            params: dict[str, Any] = {}
+        else:
+            found = compiled.lookup(method, path)
+            if found is None:
+                if compiled.root_mount is not None:
+                    await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
+                    return
+                rendered = await self._miss(compiled, method, path, scope, None)
+                await _asgi_send(send, rendered, method == "HEAD")
                 return
-            rendered = await self._miss(compiled, method, path, scope, None)
-            await _asgi_send(send, rendered, method == "HEAD")
-            return
-        entry, params = found
+            entry, params = found
         body = None
         length: bytes | None = None
         chunked = False
@@ -346,10 +354,20 @@ class App:
                 return
             except _ClientGone:
                 return
-        request = Request._build(
-            scope, None, params, body, self._state, self._max_depth, partial(_asgi_gone, receive)
-        )
-        out = await self._run(entry, request, scope.get(_RAISE_KEY, False))
+        request = Request._build(scope, None, params, body, self._state, self._max_depth, receive)
+        try:
+            result = await entry.call(request)
+            if entry.response_model is not None:
+                result = self._apply_response_model(result, entry.response_model, request)
+            kind = type(result)
+            if kind is dict or kind is list:
+                out: Any = (200, _JSON, encode_json(result), None)
+            else:
+                out = self._render(result)
+        except Exception as exc:
+            out = await self._handle_error(exc, request, scope.get(_RAISE_KEY, False))
+        if request._watcher is not None:
+            request._close()
         if type(out) is tuple:
             await _asgi_send(send, out, method == "HEAD")
         else:
@@ -364,22 +382,31 @@ class App:
                 raise HTTPError(413, "Request body too large")
         chunks: list[bytes] = []
         size = 0
+        deadlines = self._deadlines
+        task = asyncio.current_task() if deadlines is not None else None
+        if task is not None:
+            deadlines.start(task)  # type: ignore[union-attr]
         try:
-            async with asyncio.timeout(self._body_timeout):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise _ClientGone
-                    chunk = message.get("body", b"")
-                    if chunk:
-                        size += len(chunk)
-                        if limit is not None and size > limit:
-                            raise HTTPError(413, "Request body too large")
-                        chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            raise HTTPError(408, "Request body not received in time") from None
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise HTTPError(413, "Request body too large")
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        except asyncio.CancelledError:
+            if task is not None and deadlines.finish(task):  # type: ignore[union-attr]
+                task.uncancel()
+                raise HTTPError(408, "Request body not received in time") from None
+            raise
+        finally:
+            if task is not None:
+                deadlines.finish(task)  # type: ignore[union-attr]
         if not chunks:
             return None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -394,7 +421,9 @@ class App:
         generator = response.generator
         headers = _encode_headers(_response_headers(response, response.content_type, None))
         try:
-            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
             if head:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
@@ -419,9 +448,7 @@ class App:
             request._disconnected = request._disconnected or state.disconnected
             await _aclose(generator)
 
-    async def _pump(
-        self, generator: Any, write: Callable[[bytes], Any], request: Request
-    ) -> None:
+    async def _pump(self, generator: Any, write: Callable[[bytes], Any], request: Request) -> None:
         iterator = generator.__aiter__()
         while True:
             try:
@@ -430,7 +457,9 @@ class App:
                 return
             except Exception:
                 self.logger.exception(
-                    "Error in the stream of %s %s; ending the response", request.method, request.path
+                    "Error in the stream of %s %s; ending the response",
+                    request.method,
+                    request.path,
                 )
                 return
             if isinstance(chunk, str):
@@ -451,7 +480,11 @@ class App:
             return
         headers = _response_headers(response, response.content_type, size)
         await send(
-            {"type": "http.response.start", "status": response.status, "headers": _encode_headers(headers)}
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": _encode_headers(headers),
+            }
         )
         if handle is None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -507,14 +540,19 @@ class App:
         if "\x00" in path or (not path.isascii() and "\ufffd" in path):
             _rsgi_send(protocol, self._error(400, "Invalid characters in path"))
             return
-        found = compiled.lookup(method, path)
-        if found is None:
-            if compiled.root_mount is not None:
-                await self._rsgi_mount(scope, protocol, "", compiled.root_mount)
+        by_method = compiled.static.get(path.strip("/"))
+        entry = by_method.get(method) if by_method is not None else None
+        if entry is not None:
+            params: dict[str, Any] = {}
+        else:
+            found = compiled.lookup(method, path)
+            if found is None:
+                if compiled.root_mount is not None:
+                    await self._rsgi_mount(scope, protocol, "", compiled.root_mount)
+                    return
+                _rsgi_send(protocol, await self._miss(compiled, method, path, None, scope))
                 return
-            _rsgi_send(protocol, await self._miss(compiled, method, path, None, scope))
-            return
-        entry, params = found
+            entry, params = found
         headers = scope.headers
         length = headers.get("content-length")
         body = None
@@ -524,10 +562,20 @@ class App:
             except HTTPError as exc:
                 _rsgi_send(protocol, self._error(exc.status_code, exc.detail, exc.headers))
                 return
-        request = Request._build(
-            None, scope, params, body, self._state, self._max_depth, protocol.client_disconnect
-        )
-        out = await self._run(entry, request, False)
+        request = Request._build(None, scope, params, body, self._state, self._max_depth, protocol)
+        try:
+            result = await entry.call(request)
+            if entry.response_model is not None:
+                result = self._apply_response_model(result, entry.response_model, request)
+            kind = type(result)
+            if kind is dict or kind is list:
+                out: Any = (200, _JSON, encode_json(result), None)
+            else:
+                out = self._render(result)
+        except Exception as exc:
+            out = await self._handle_error(exc, request, False)
+        if request._watcher is not None:
+            request._close()
         if type(out) is tuple:
             status, content_type, payload, extra = out
             header_list = [("content-type", content_type), ("content-length", str(len(payload)))]
@@ -539,27 +587,37 @@ class App:
 
     async def _read_rsgi_body(self, protocol: Any, length: str | None) -> bytes | None:
         limit = self._max_body
+        if length is not None:
+            if not length.isdigit():
+                raise HTTPError(400, "Invalid Content-Length")
+            if limit is not None and int(length) > limit:
+                raise HTTPError(413, "Request body too large")
+            if length == "0":
+                return None
+        deadlines = self._deadlines
+        task = asyncio.current_task() if deadlines is not None else None
+        if task is not None:
+            deadlines.start(task)  # type: ignore[union-attr]
         try:
-            async with asyncio.timeout(self._body_timeout):
-                if length is not None:
-                    if not length.isdigit():
-                        raise HTTPError(400, "Invalid Content-Length")
-                    if limit is not None and int(length) > limit:
-                        raise HTTPError(413, "Request body too large")
-                    if length == "0":
-                        return None
-                    body: bytes = await protocol()
-                    return body or None
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in protocol:
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise HTTPError(413, "Request body too large")
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise HTTPError(408, "Request body not received in time") from None
-        return b"".join(chunks) or None
+            if length is not None:
+                body: bytes = await protocol()
+                return body or None
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in protocol:
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise HTTPError(413, "Request body too large")
+                chunks.append(chunk)
+            return b"".join(chunks) or None
+        except asyncio.CancelledError:
+            if task is not None and deadlines.finish(task):  # type: ignore[union-attr]
+                task.uncancel()
+                raise HTTPError(408, "Request body not received in time") from None
+            raise
+        finally:
+            if task is not None:
+                deadlines.finish(task)  # type: ignore[union-attr]
 
     async def _rsgi_mount(self, scope: Any, protocol: Any, prefix: str, app: ASGIApp) -> None:
         asgi_scope = self._mounted_scope(asgi_scope_from_rsgi(scope, {}), prefix)
@@ -603,21 +661,6 @@ class App:
             await _aclose(generator)
 
     # -- the shared dispatcher ----------------------------------------------------------------
-
-    async def _run(self, entry: RouteEntry, request: Request, reraise: bool) -> Any:
-        """Call the handler and render its result; errors become responses."""
-        try:
-            result = await entry.call(request)
-            if entry.response_model is not None:
-                result = self._apply_response_model(result, entry.response_model, request)
-            return self._render(result)
-        except HTTPError as exc:
-            return await self._handle_error(exc, request, reraise)
-        except Exception as exc:
-            return await self._handle_error(exc, request, reraise)
-        finally:
-            if request._watcher is not None:
-                request._close()
 
     def _render(self, result: Any) -> Rendered | Response:
         kind = type(result)
@@ -676,7 +719,9 @@ class App:
                 return self._render(result)
             except Exception as handler_exc:
                 if isinstance(handler_exc, HTTPError) and handler_exc is not exc:
-                    return self._error(handler_exc.status_code, handler_exc.detail, handler_exc.headers)
+                    return self._error(
+                        handler_exc.status_code, handler_exc.detail, handler_exc.headers
+                    )
                 self.logger.exception(
                     "Exception handler for %s failed in %s %s",
                     type(exc).__name__,
@@ -767,15 +812,9 @@ async def _asgi_chunk(send: Send, chunk: bytes) -> None:
     await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
-async def _asgi_gone(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message.get("type") == "http.disconnect":
-            return
-
-
 async def _watch_asgi(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:
-    await _asgi_gone(receive)
+    while (await receive()).get("type") != "http.disconnect":
+        pass
     state.disconnected = True
     task.cancel()
 

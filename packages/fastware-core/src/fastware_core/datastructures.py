@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ("Address", "Headers", "QueryParams", "State", "URL")
+__all__ = ("URL", "Address", "Headers", "QueryParams", "State")
 
 
 class Address(NamedTuple):
@@ -103,6 +103,8 @@ class State:
     """
 
     __slots__ = ("_data",)
+
+    _data: dict[str, Any]
 
     def __init__(self, data: dict[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", {} if data is None else data)

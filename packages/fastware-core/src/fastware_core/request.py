@@ -22,6 +22,8 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# model -> its pydantic-style ``model_validate``, or None for types msgspec decodes itself
+_validators: dict[Any, Any] = {}
 
 
 def parse_cookie_header(value: str) -> dict[str, str]:
@@ -99,9 +101,7 @@ class Request:
         self._state: State | None = None
         self._app_state: dict[str, Any] | None = None
         self._max_depth = DEFAULT_MAX_DEPTH
-        self._disconnect: Callable[[], Any] | None = (
-            None if receive is None else _asgi_disconnect_waiter(receive)
-        )
+        self._disconnect: Any = receive
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
 
@@ -114,7 +114,7 @@ class Request:
         body: bytes | None,
         app_state: dict[str, Any] | None,
         max_depth: int,
-        disconnect: Callable[[], Any] | None,
+        disconnect: Any,
     ) -> Request:
         self = cls.__new__(cls)
         self._asgi = asgi
@@ -430,8 +430,11 @@ class Request:
             HTTPError: 400 for malformed JSON; 422 when the JSON does not fit ``model`` (an
                 empty body is JSON ``null`` and so does not fit an object model).
         """
-        validate = getattr(model, "model_validate", None)
-        if validate is not None and callable(validate):
+        validate = _validators.get(model, _UNSET)
+        if validate is _UNSET:
+            validate = getattr(model, "model_validate", None)
+            validate = _validators[model] = validate if callable(validate) else None
+        if validate is not None:
             data = self.json
             try:
                 return cast(T, validate(data))
@@ -475,10 +478,13 @@ class Request:
         return self._disconnected
 
     async def _watch(self) -> None:
-        disconnect = self._disconnect
-        if disconnect is not None:
-            await disconnect()
-            self._disconnected = True
+        source = self._disconnect  # the RSGI protocol, or the ASGI receive callable
+        if self._rsgi is not None:
+            await source.client_disconnect()
+        else:
+            while (await source()).get("type") != "http.disconnect":
+                pass
+        self._disconnected = True
 
     def _close(self) -> None:
         watcher = self._watcher
@@ -507,13 +513,3 @@ def _convert_query(name: str, raw: str, type_: Callable[[str], Any]) -> Any:
         raise HTTPError(
             422, f"Query parameter '{name}': cannot convert {raw!r} to {type_name}"
         ) from None
-
-
-def _asgi_disconnect_waiter(receive: Receive) -> Callable[[], Any]:
-    async def wait() -> None:
-        while True:
-            message = await receive()
-            if message.get("type") == "http.disconnect":
-                return
-
-    return wait

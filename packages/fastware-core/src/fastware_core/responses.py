@@ -45,9 +45,7 @@ def header_pairs(headers: HeadersInput | None) -> list[tuple[str, str]]:
     """
     if not headers:
         return []
-    items: Iterable[tuple[str, Any]] = (
-        headers.items() if isinstance(headers, Mapping) else headers
-    )
+    items: Iterable[tuple[str, Any]] = headers.items() if isinstance(headers, Mapping) else headers
     pairs: list[tuple[str, str]] = []
     for name, value in items:
         if not _TOKEN.fullmatch(name):
@@ -61,10 +59,18 @@ def header_pairs(headers: HeadersInput | None) -> list[tuple[str, str]]:
     return pairs
 
 
+_text_types: dict[str, str] = {}
+
+
 def _text_type(content_type: str) -> str:
-    if content_type.startswith("text/") and "charset" not in content_type:
-        return content_type + "; charset=utf-8"
-    return content_type
+    full = _text_types.get(content_type)
+    if full is None:
+        full = content_type
+        if content_type.startswith("text/") and "charset" not in content_type:
+            full = content_type + "; charset=utf-8"
+        if len(_text_types) < 256:
+            _text_types[content_type] = full
+    return full
 
 
 class Response:
@@ -108,7 +114,9 @@ class JSONResponse(Response):
         headers: HeadersInput | None = None,
         cookies: list[str] | None = None,
     ) -> None:
-        super().__init__(status, headers, cookies)
+        self.status = status
+        self.headers = {} if headers is None else headers
+        self.cookies = [] if cookies is None else cookies
         self.data = data
 
     def render(self) -> tuple[str, bytes]:
@@ -129,7 +137,9 @@ class TextResponse(Response):
         headers: HeadersInput | None = None,
         cookies: list[str] | None = None,
     ) -> None:
-        super().__init__(status, headers, cookies)
+        self.status = status
+        self.headers = {} if headers is None else headers
+        self.cookies = [] if cookies is None else cookies
         self.text = text
         self.content_type = content_type
 
@@ -269,7 +279,9 @@ class FileResponse(Response):
 
 # -- cookies ----------------------------------------------------------------------------------
 
-_COOKIE_VALUE = re.compile(r'(?:[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*|"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")')
+_COOKIE_VALUE = re.compile(
+    r'(?:[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*|"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")'
+)
 _ATTR_VALUE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
@@ -317,7 +329,7 @@ def set_cookie(
     if not _COOKIE_VALUE.fullmatch(value):
         raise ValueError(
             f"Invalid value for cookie {name!r}: use printable ASCII without spaces, "
-            'double quotes, commas, semicolons or backslashes (encode it first)'
+            "double quotes, commas, semicolons or backslashes (encode it first)"
         )
     parts = [f"{name}={value}"]
     if path is not None:

@@ -122,9 +122,7 @@ def parse_path(path: str) -> tuple[ParsedSegment, ...]:
 
 
 def _pattern_text(segments: Iterable[ParsedSegment]) -> str:
-    parts = [
-        s.value if s.converter is None else f"{{{s.value}:{s.converter}}}" for s in segments
-    ]
+    parts = [s.value if s.converter is None else f"{{{s.value}:{s.converter}}}" for s in segments]
     return "/" + "/".join(parts)
 
 
@@ -188,7 +186,8 @@ class RouteEntry:
         self.response_model = response_model
 
     def __repr__(self) -> str:
-        return f"<RouteEntry {self.method} {self.path} -> {getattr(self.handler, '__qualname__', self.handler)!r}>"
+        name = getattr(self.handler, "__qualname__", self.handler)
+        return f"<RouteEntry {self.method} {self.path} -> {name!r}>"
 
 
 class _Node:
@@ -442,7 +441,9 @@ class Router:
         call = handler if _is_async_callable(handler) else _threaded(handler)
         deps_dict = dict(deps) if deps else None
         self._routes.append(
-            _Registered(_normalise_method(method), segments, handler, deps_dict, response_model, call)
+            _Registered(
+                _normalise_method(method), segments, handler, deps_dict, response_model, call
+            )
         )
         self._touch()
 
@@ -540,7 +541,9 @@ class Router:
         self._touch()
 
     def _reachable_from(self, other: Router) -> bool:
-        return any(inc.router is self or self._reachable_from(inc.router) for inc in other._includes)
+        return any(
+            inc.router is self or self._reachable_from(inc.router) for inc in other._includes
+        )
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Hand every request under ``prefix`` (at a ``/`` boundary) to another ASGI app.

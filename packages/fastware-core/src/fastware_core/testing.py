@@ -8,6 +8,7 @@ of a never-ending stream and then disconnect.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -26,15 +27,17 @@ __all__ = ("AsyncTestClient", "TestClient", "TestResponse", "TestStreamResponse"
 
 T = TypeVar("T")
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
 _REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-    301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    408: "Request Timeout", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
-    416: "Range Not Satisfiable", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+    206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    413: "Content Too Large", 415: "Unsupported Media Type", 416: "Range Not Satisfiable",
+    422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+    501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
 }  # fmt: skip
 
 
@@ -81,7 +84,9 @@ class _ResponseBase:
     def raise_for_status(self) -> None:
         """Raise ``RuntimeError`` for a 4xx or 5xx status."""
         if self.status_code >= 400:
-            raise RuntimeError(f"{self.status_code} {self.reason_phrase} for {self.method} {self.url}")
+            raise RuntimeError(
+                f"{self.status_code} {self.reason_phrase} for {self.method} {self.url}"
+            )
 
 
 class TestResponse(_ResponseBase):
@@ -175,10 +180,10 @@ class _Exchange:
             if body:
                 return body
 
-    async def disconnect(self, timeout: float) -> None:
+    async def disconnect(self, grace: float) -> None:
         self.gone.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self.task), timeout)
+            await asyncio.wait_for(asyncio.shield(self.task), grace)
         except TimeoutError:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
@@ -219,20 +224,19 @@ class TestStreamResponse(_ResponseBase):
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """Body lines without their line endings (``\\n``, ``\\r\\n`` or ``\\r``)."""
-        pending = ""
+        buffer = ""
         async for text in self.aiter_text():
-            pending += text
-            lines = pending.splitlines(keepends=True)
-            pending = ""
-            for line in lines:
-                if line.endswith(("\n", "\r")) and not line.endswith("\r") or line.endswith("\r\n"):
-                    yield line.rstrip("\r\n")
-                elif line.endswith("\r"):
-                    pending = line  # may be the first half of \r\n
-                else:
-                    pending = line
-        if pending:
-            yield pending.rstrip("\r\n")
+            buffer += text
+            hold = buffer.endswith("\r")  # may be the first half of \r\n
+            *complete, rest = _LINE_END.split(buffer[:-1] if hold else buffer)
+            for line in complete:
+                yield line
+            buffer = rest + "\r" if hold else rest
+        *complete, rest = _LINE_END.split(buffer)
+        for line in complete:
+            yield line
+        if rest:
+            yield rest
 
     async def aread(self) -> bytes:
         """Read the rest of the body (only for finite streams)."""
@@ -319,7 +323,11 @@ class AsyncTestClient:
         json: Any,
         data: Mapping[str, Any] | None,
     ) -> tuple[dict[str, Any], bytes, str]:
-        full = urljoin(self.base_url + "/", url) if not url.startswith(("http://", "https://")) else url
+        full = (
+            urljoin(self.base_url + "/", url)
+            if not url.startswith(("http://", "https://"))
+            else url
+        )
         if url.startswith("/"):
             full = self.base_url + url
         parts = urlsplit(full)
@@ -345,9 +353,9 @@ class AsyncTestClient:
         lowered = {k.lower() for k in merged}
         sent = [(k, v) for k, v in sent if k not in lowered]
         sent.extend(merged.items())
-        if body or method.upper() in {"POST", "PUT", "PATCH"}:
-            if "content-length" not in lowered and "transfer-encoding" not in lowered:
-                sent.append(("content-length", str(len(body))))
+        sends_body = body or method.upper() in {"POST", "PUT", "PATCH"}
+        if sends_body and "content-length" not in lowered and "transfer-encoding" not in lowered:
+            sent.append(("content-length", str(len(body))))
         jar = {**self.cookies, **(cookies or {})}
         if jar and "cookie" not in lowered:
             sent.append(("cookie", "; ".join(f"{k}={v}" for k, v in jar.items())))
@@ -375,11 +383,12 @@ class AsyncTestClient:
     def _remember_cookies(self, headers: Headers) -> None:
         for header in headers.getlist("set-cookie"):
             pieces = [p.strip() for p in header.split(";")]
-            name, _, value = pieces[0].partition("=")
+            name = pieces[0].partition("=")[0]
             attrs = {p.partition("=")[0].lower(): p.partition("=")[2] for p in pieces[1:]}
-            expired = attrs.get("max-age", "1").lstrip("-").isdigit() and int(
-                attrs.get("max-age", "1")
-            ) <= 0
+            expired = (
+                attrs.get("max-age", "1").lstrip("-").isdigit()
+                and int(attrs.get("max-age", "1")) <= 0
+            )
             if expired:
                 self.cookies.pop(name.strip(), None)
             else:
@@ -404,7 +413,9 @@ class AsyncTestClient:
         """
         payload = _NO_JSON if json is None else json
         for _ in range(20):
-            scope, body, full = self._build(method, url, params, headers, cookies, content, payload, data)
+            scope, body, full = self._build(
+                method, url, params, headers, cookies, content, payload, data
+            )
             exchange = _Exchange(self.app, scope, body)
             try:
                 status, response_headers = await exchange.start()
@@ -443,7 +454,9 @@ class AsyncTestClient:
     ) -> AsyncIterator[TestStreamResponse]:
         """Send a request and read the response incrementally; leaving disconnects."""
         payload = _NO_JSON if json is None else json
-        scope, body, full = self._build(method, url, params, headers, cookies, content, payload, data)
+        scope, body, full = self._build(
+            method, url, params, headers, cookies, content, payload, data
+        )
         exchange = _Exchange(self.app, scope, body)
         try:
             status, response_headers = await exchange.start()
@@ -492,7 +505,9 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fastware-testclient", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="fastware-testclient", daemon=True
+        )
         self.thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
@@ -522,7 +537,9 @@ class _SyncStream:
 
     __test__ = False
 
-    def __init__(self, portal: _LoopThread, inner: TestStreamResponse, timeout: float | None) -> None:
+    def __init__(
+        self, portal: _LoopThread, inner: TestStreamResponse, timeout: float | None
+    ) -> None:
         self._portal = portal
         self._inner = inner
         self._timeout = timeout

@@ -64,7 +64,7 @@ def test_all_is_a_sorted_tuple() -> None:
 
 def test_unknown_attribute_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="module 'fastware' has no attribute 'nope'"):
-        _ = fastware.nope  # type: ignore[attr-defined]
+        _ = fastware.nope
 
 
 def test_version_comes_from_metadata() -> None:
