@@ -1,0 +1,138 @@
+"""The fastware-core wheel installs alone (msgspec its only dependency) and serves an app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+APP = """
+from fastware_core import Router, create_app, TestClient
+
+router = Router()
+
+@router.get("/hello/{name}")
+async def hello(request):
+    return {"hello": request.path_params["name"]}
+
+app = create_app(router)
+
+if __name__ == "__main__":
+    with TestClient(app) as client:
+        print(client.get("/hello/wheel").text)
+"""
+
+
+def _uv() -> str:
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    if not Path(uv).exists():
+        pytest.fail("uv is required to build the wheel (scripts/test installs it)")
+    return uv
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    uv = _uv()
+    work = tmp_path_factory.mktemp("wheel")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_"))}
+    subprocess.run(
+        [uv, "build", "--package", "fastware-core", "--wheel", "-o", str(work / "dist")],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    wheels = list((work / "dist").glob("fastware_core-*.whl"))
+    assert len(wheels) == 1
+    venv = work / "venv"
+    subprocess.run(
+        [uv, "venv", "--python", sys.executable, str(venv)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), str(wheels[0])],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    (work / "app.py").write_text(APP)
+    return venv
+
+
+def test_wheel_depends_on_msgspec_only(core_venv: Path) -> None:
+    listing = subprocess.run(
+        [_uv(), "pip", "list", "--python", str(core_venv / "bin" / "python"), "--format", "freeze"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    names = {line.split("==")[0].lower() for line in listing.split() if "==" in line}
+    assert names == {"fastware-core", "msgspec"}
+
+
+def test_wheel_serves_an_app_in_process(core_venv: Path) -> None:
+    out = subprocess.run(
+        [str(core_venv / "bin" / "python"), str(core_venv.parent / "app.py")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert out.strip() == '{"hello":"wheel"}'
+
+
+def test_wheel_serves_an_app_under_granian(core_venv: Path) -> None:
+    python = core_venv / "bin" / "python"
+    subprocess.run(
+        [_uv(), "pip", "install", "--python", str(python), "granian>=2.7,<3"],
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(python), "-m", "granian", "--interface", "rsgi", "--port", str(port), "app:app"],
+        cwd=core_venv.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/hello/granian"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    assert response.status == 200
+                    assert response.read() == b'{"hello":"granian"}'
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    server.kill()
+                    output = server.communicate()[0].decode(errors="replace")
+                    pytest.fail(f"granian did not serve the wheel's app:\n{output}")
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
