@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
@@ -121,13 +121,6 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
 
 class _ClientGone(Exception):
     """The client disconnected before the request body arrived."""
-
-
-class _StreamState:
-    __slots__ = ("disconnected",)
-
-    def __init__(self) -> None:
-        self.disconnected = False
 
 
 # A rendered buffered answer: (status, content type, body, extra header pairs or None).
@@ -384,6 +377,8 @@ class App:
         size = 0
         deadlines = self._deadlines
         task = asyncio.current_task() if deadlines is not None else None
+        if type(task) is not asyncio.Task:
+            task = None  # a server-specific task object: no deadline support
         if task is not None:
             deadlines.start(task)  # type: ignore[union-attr]
         try:
@@ -430,46 +425,72 @@ class App:
         except Exception:
             await _aclose(generator)
             return
-        task = asyncio.current_task()
-        assert task is not None
-        state = _StreamState()
-        watcher = asyncio.get_running_loop().create_task(_watch_asgi(receive, task, state))
+        await self._drive_stream(
+            generator,
+            partial(_asgi_chunk, send),
+            partial(send, {"type": "http.response.body", "body": b"", "more_body": False}),
+            partial(_wait_asgi_disconnect, receive),
+            request,
+        )
+
+    async def _drive_stream(
+        self,
+        generator: Any,
+        write: Callable[[bytes], Awaitable[Any]],
+        finish: Callable[[], Awaitable[Any]],
+        wait_disconnect: Callable[[], Awaitable[Any]],
+        request: Request,
+    ) -> None:
+        """Send the generator's chunks while watching the client; stop when it leaves.
+
+        The pump and the watcher are child tasks, so this works whatever task implementation
+        the server runs requests in. The generator is closed exactly once, in all cases.
+        """
+        loop = asyncio.get_running_loop()
+        pump = loop.create_task(self._pump(generator, write, finish, request))
+        watcher: asyncio.Future[Any] = asyncio.ensure_future(wait_disconnect())
         try:
-            await self._pump(generator, partial(_asgi_chunk, send), request)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not state.disconnected:
-                raise
-            task.uncancel()
-        except _ClientGone:
-            pass
+            await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
         finally:
             watcher.cancel()
-            request._disconnected = request._disconnected or state.disconnected
+            pump.cancel()
+            await asyncio.gather(pump, watcher, return_exceptions=True)
+            if not watcher.cancelled():
+                request._disconnected = True
             await _aclose(generator)
 
-    async def _pump(self, generator: Any, write: Callable[[bytes], Any], request: Request) -> None:
+    async def _pump(
+        self,
+        generator: Any,
+        write: Callable[[bytes], Awaitable[Any]],
+        finish: Callable[[], Awaitable[Any]],
+        request: Request,
+    ) -> None:
         iterator = generator.__aiter__()
         while True:
             try:
                 chunk = await iterator.__anext__()
             except StopAsyncIteration:
-                return
+                break
             except Exception:
                 self.logger.exception(
                     "Error in the stream of %s %s; ending the response",
                     request.method,
                     request.path,
                 )
-                return
+                break
             if isinstance(chunk, str):
                 chunk = chunk.encode("utf-8")
             if not chunk:
                 continue
             try:
                 await write(chunk)
-            except Exception:
-                raise _ClientGone from None
+            except Exception:  # the client is gone: nothing more can be sent
+                return
+        try:
+            await finish()
+        except Exception:
+            return
 
     async def _asgi_file(self, send: Send, response: FileResponse, head: bool) -> None:
         try:
@@ -596,6 +617,8 @@ class App:
                 return None
         deadlines = self._deadlines
         task = asyncio.current_task() if deadlines is not None else None
+        if type(task) is not asyncio.Task:
+            task = None  # a server-specific task object: no deadline support
         if task is not None:
             deadlines.start(task)  # type: ignore[union-attr]
         try:
@@ -643,22 +666,9 @@ class App:
             await _aclose(generator)
             return
         transport = protocol.response_stream(response.status, headers)
-        task = asyncio.current_task()
-        assert task is not None
-        state = _StreamState()
-        watcher = asyncio.get_running_loop().create_task(_watch_rsgi(protocol, task, state))
-        try:
-            await self._pump(generator, transport.send_bytes, request)
-        except asyncio.CancelledError:
-            if not state.disconnected:
-                raise
-            task.uncancel()
-        except _ClientGone:
-            pass
-        finally:
-            watcher.cancel()
-            request._disconnected = request._disconnected or state.disconnected
-            await _aclose(generator)
+        await self._drive_stream(
+            generator, transport.send_bytes, _nothing, protocol.client_disconnect, request
+        )
 
     # -- the shared dispatcher ----------------------------------------------------------------
 
@@ -812,17 +822,13 @@ async def _asgi_chunk(send: Send, chunk: bytes) -> None:
     await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
-async def _watch_asgi(receive: Receive, task: asyncio.Task[Any], state: _StreamState) -> None:
+async def _wait_asgi_disconnect(receive: Receive) -> None:
     while (await receive()).get("type") != "http.disconnect":
         pass
-    state.disconnected = True
-    task.cancel()
 
 
-async def _watch_rsgi(protocol: Any, task: asyncio.Task[Any], state: _StreamState) -> None:
-    await protocol.client_disconnect()
-    state.disconnected = True
-    task.cancel()
+async def _nothing() -> None:
+    return None
 
 
 async def _aclose(generator: Any) -> None:
