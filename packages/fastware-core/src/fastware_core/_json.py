@@ -27,6 +27,8 @@ _TO_PARENS = bytes.maketrans(b"[]{}", b"()()")
 
 
 def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, str):  # str subclasses such as URL
+        return str(obj)
     # pydantic models (and anything else with the same method) encode through their dump.
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
@@ -42,8 +44,9 @@ encode_json = _encoder.encode
 def exceeds_depth(data: bytes, limit: int) -> bool:
     """Tell whether JSON ``data`` nests arrays/objects deeper than ``limit``.
 
-    Runs in linear time without recursion; brackets inside strings are ignored. Malformed
-    input may be over-counted, which only turns one 400 into another.
+    Runs in linear time without recursion; brackets inside strings are ignored. On malformed
+    input (an unterminated string, stray closing brackets) the count may be off, which only
+    turns one 400 into another: msgspec rejects such input anyway.
     """
     if data.count(b"[") + data.count(b"{") <= limit:
         return False

@@ -753,7 +753,12 @@ class App:
             body = encode_json({"detail": detail})
         except TypeError:
             body = encode_json({"detail": str(detail)})
-        return status, _JSON, body, header_pairs(headers) or None
+        try:
+            extra = header_pairs(headers) or None
+        except ValueError:
+            self.logger.exception("HTTPError(%s) carries invalid headers", status)
+            return 500, _JSON, _SERVER_ERROR, None
+        return status, _JSON, body, extra
 
     async def _miss(
         self, compiled: CompiledRouter, method: str, path: str, asgi: Scope | None, rsgi: Any

@@ -400,6 +400,6 @@ async def send_error(
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs(headers))
+    raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in header_pairs(headers))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -12,6 +12,8 @@ import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -349,7 +351,9 @@ class AsyncTestClient:
             sent.append(("content-type", "application/x-www-form-urlencoded"))
         elif content is not None:
             body = content.encode() if isinstance(content, str) else bytes(content)
-        merged = {**self.headers, **(headers or {})}
+        overrides = {k.lower() for k in headers or {}}
+        merged = {k: v for k, v in self.headers.items() if k.lower() not in overrides}
+        merged.update(headers or {})
         lowered = {k.lower() for k in merged}
         sent = [(k, v) for k, v in sent if k not in lowered]
         sent.extend(merged.items())
@@ -385,10 +389,15 @@ class AsyncTestClient:
             pieces = [p.strip() for p in header.split(";")]
             name = pieces[0].partition("=")[0]
             attrs = {p.partition("=")[0].lower(): p.partition("=")[2] for p in pieces[1:]}
-            expired = (
-                attrs.get("max-age", "1").lstrip("-").isdigit()
-                and int(attrs.get("max-age", "1")) <= 0
-            )
+            expired = False
+            max_age = attrs.get("max-age")
+            if max_age is not None and max_age.lstrip("-").isdigit():
+                expired = int(max_age) <= 0
+            elif "expires" in attrs:
+                try:
+                    expired = parsedate_to_datetime(attrs["expires"]) <= datetime.now(UTC)
+                except (TypeError, ValueError):
+                    expired = False
             if expired:
                 self.cookies.pop(name.strip(), None)
             else:

@@ -1,0 +1,385 @@
+"""The in-process test clients: requests, cookies, redirects, lifespan and streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from fastware_core import (
+    App,
+    AsyncTestClient,
+    JSONResponse,
+    RedirectResponse,
+    Request,
+    Router,
+    StreamResponse,
+    TestClient,
+    create_app,
+    delete_cookie,
+    set_cookie,
+)
+from fastware_core.types import Receive, Scope, Send
+
+
+def echo_app() -> App:
+    """An app whose routes echo what the client sent."""
+    router = Router()
+
+    @router.route("/echo", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    async def echo(request: Request) -> dict[str, Any]:
+        return {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string,
+            "params": request.query_params.multi_items(),
+            "content_type": request.header("content-type"),
+            "body": request.body.decode() if request.body else None,
+            "token": request.header("x-token"),
+            "cookies": request.cookies,
+        }
+
+    @router.get("/login")
+    async def login(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True}, cookies=[set_cookie("sid", "abc123", httponly=True)])
+
+    @router.get("/logout")
+    async def logout(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True}, cookies=[delete_cookie("sid")])
+
+    @router.get("/expire")
+    async def expire(request: Request) -> JSONResponse:
+        gone = set_cookie("sid", "", max_age=None, expires=datetime(2000, 1, 1, tzinfo=UTC))
+        return JSONResponse({"ok": True}, cookies=[gone])
+
+    @router.get("/me")
+    async def me(request: Request) -> dict[str, Any]:
+        return {"sid": request.cookie("sid")}
+
+    @router.get("/old")
+    async def old(request: Request) -> RedirectResponse:
+        return RedirectResponse("/echo?from=old")
+
+    @router.post("/form")
+    async def form(request: Request) -> RedirectResponse:
+        return RedirectResponse("/echo", status=303)
+
+    @router.get("/loop")
+    async def loop(request: Request) -> RedirectResponse:
+        return RedirectResponse("/loop")
+
+    @router.get("/text")
+    async def text(request: Request) -> str:
+        return "héllo"
+
+    return create_app(router)
+
+
+def test_clients_are_not_collected_by_pytest() -> None:
+    assert TestClient.__test__ is False
+    assert AsyncTestClient.__test__ is False
+
+
+def test_response_surface() -> None:
+    with TestClient(echo_app()) as client:
+        response = client.get("/login")
+        text = client.get("/text")
+    assert response.status_code == 200
+    assert response.is_success
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"ok": True}
+    assert response.content == b'{"ok":true}'
+    assert response.text == '{"ok":true}'
+    assert response.cookies == {"sid": "abc123"}
+    assert text.text == '"héllo"'
+
+
+def test_raise_for_status() -> None:
+    with TestClient(echo_app()) as client:
+        client.get("/text").raise_for_status()
+        missing = client.get("/missing")
+    assert missing.status_code == 404
+    assert not missing.is_success
+    with pytest.raises(RuntimeError, match="404"):
+        missing.raise_for_status()
+
+
+def test_every_verb_method_sends_its_method() -> None:
+    with TestClient(echo_app()) as client:
+        assert client.get("/echo").json()["method"] == "GET"
+        assert client.post("/echo").json()["method"] == "POST"
+        assert client.put("/echo").json()["method"] == "PUT"
+        assert client.patch("/echo").json()["method"] == "PATCH"
+        assert client.delete("/echo").json()["method"] == "DELETE"
+        assert client.options("/echo").json()["method"] == "OPTIONS"
+        assert client.request("GET", "/echo").json()["method"] == "GET"
+        head = client.head("/echo")
+    assert head.status_code == 200
+    assert head.content == b""
+
+
+def test_params_are_encoded_into_the_query_string() -> None:
+    with TestClient(echo_app()) as client:
+        from_dict = client.get("/echo", params={"q": "a b", "n": 1}).json()
+        from_pairs = client.get("/echo?x=0", params=[("tag", "a"), ("tag", "b")]).json()
+        repeated = client.get("/echo", params={"tag": ["a", "b"]}).json()
+    assert from_dict["params"] == [["q", "a b"], ["n", "1"]]
+    assert from_pairs["params"] == [["x", "0"], ["tag", "a"], ["tag", "b"]]
+    assert repeated["params"] == [["tag", "a"], ["tag", "b"]]
+
+
+def test_json_data_and_content_bodies() -> None:
+    with TestClient(echo_app()) as client:
+        as_json = client.post("/echo", json={"a": 1}).json()
+        as_form = client.post("/echo", data={"name": "ann", "tags": ["x", "y"]}).json()
+        as_bytes = client.post("/echo", content=b"raw bytes").json()
+        as_text = client.post("/echo", content="text body").json()
+    assert (as_json["content_type"], msgspec.json.decode(as_json["body"])) == (
+        "application/json",
+        {"a": 1},
+    )
+    assert as_form["content_type"] == "application/x-www-form-urlencoded"
+    assert as_form["body"] == "name=ann&tags=x&tags=y"
+    assert as_bytes["body"] == "raw bytes"
+    assert as_bytes["content_type"] is None
+    assert as_text["body"] == "text body"
+
+
+def test_request_headers_and_client_default_headers() -> None:
+    with TestClient(echo_app(), headers={"X-Token": "default"}) as client:
+        assert client.get("/echo").json()["token"] == "default"
+        assert client.get("/echo", headers={"X-Token": "same case"}).json()["token"] == "same case"
+        assert client.get("/echo", headers={"x-token": "override"}).json()["token"] == "override"
+
+
+def test_cookie_jar_keeps_cookies_and_deletion_removes_them() -> None:
+    with TestClient(echo_app()) as client:
+        assert client.get("/me").json() == {"sid": None}
+        client.get("/login")
+        assert client.cookies == {"sid": "abc123"}
+        assert client.get("/me").json() == {"sid": "abc123"}
+        assert client.get("/me").json() == {"sid": "abc123"}
+        client.get("/logout")
+        assert client.cookies == {}
+        assert client.get("/me").json() == {"sid": None}
+
+
+def test_cookie_expired_by_date_is_removed_from_the_jar() -> None:
+    with TestClient(echo_app()) as client:
+        client.get("/login")
+        assert client.cookies == {"sid": "abc123"}
+        client.get("/expire")
+        assert client.cookies == {}
+        assert client.get("/me").json() == {"sid": None}
+
+
+def test_initial_and_per_request_cookies() -> None:
+    with TestClient(echo_app(), cookies={"theme": "dark"}) as client:
+        assert client.get("/echo").json()["cookies"] == {"theme": "dark"}
+        response = client.get("/echo", cookies={"lang": "fr"})
+    assert response.json()["cookies"] == {"theme": "dark", "lang": "fr"}
+
+
+def test_redirects_are_followed_only_when_asked() -> None:
+    with TestClient(echo_app()) as client:
+        not_followed = client.get("/old")
+        followed = client.get("/old", follow_redirects=True)
+    assert not_followed.status_code == 307
+    assert not_followed.headers["location"] == "/echo?from=old"
+    assert followed.status_code == 200
+    assert followed.json()["query"] == "from=old"
+
+
+def test_303_after_a_post_is_followed_with_a_get() -> None:
+    with TestClient(echo_app()) as client:
+        response = client.post("/form", json={"a": 1}, follow_redirects=True)
+    assert response.json()["method"] == "GET"
+    assert response.json()["body"] is None
+
+
+def test_redirect_loop_is_reported() -> None:
+    with TestClient(echo_app()) as client, pytest.raises(RuntimeError, match="redirect"):
+        client.get("/loop", follow_redirects=True)
+
+
+def test_lifespan_runs_on_enter_and_exit() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    client = TestClient(create_app(Router(), lifespan=lifespan))
+    assert events == []
+    with client:
+        assert events == ["startup"]
+    assert events == ["startup", "shutdown"]
+
+
+def test_client_used_without_with_starts_on_first_request_and_stops_on_close() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    router = Router()
+
+    @router.get("/ping")
+    async def ping(request: Request) -> str:
+        return "pong"
+
+    client = TestClient(create_app(router, lifespan=lifespan))
+    try:
+        assert client.get("/ping").json() == "pong"
+        assert events == ["startup"]
+    finally:
+        client.close()
+    assert events == ["startup", "shutdown"]
+
+
+@pytest.mark.anyio
+async def test_async_client_runs_lifespan_and_requests() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[dict[str, str]]:
+        events.append("startup")
+        yield {"name": "shop"}
+        events.append("shutdown")
+
+    router = Router()
+
+    @router.post("/items")
+    async def create(request: Request) -> dict[str, Any]:
+        return {"shop": request.state.name, "item": request.json}
+
+    async with AsyncTestClient(create_app(router, lifespan=lifespan)) as client:
+        assert events == ["startup"]
+        response = await client.post("/items", json={"name": "pen"})
+        assert response.status_code == 200
+        assert response.json() == {"shop": "shop", "item": {"name": "pen"}}
+    assert events == ["startup", "shutdown"]
+
+
+@pytest.mark.anyio
+async def test_async_client_cookie_jar_and_redirects() -> None:
+    async with AsyncTestClient(echo_app()) as client:
+        await client.get("/login")
+        assert (await client.get("/me")).json() == {"sid": "abc123"}
+        await client.get("/logout")
+        assert (await client.get("/me")).json() == {"sid": None}
+        followed = await client.get("/old", follow_redirects=True)
+        assert followed.json()["query"] == "from=old"
+
+
+@pytest.mark.anyio
+async def test_async_client_raise_server_exceptions() -> None:
+    router = Router()
+
+    @router.get("/boom")
+    async def boom(request: Request) -> None:
+        raise ZeroDivisionError("bad math")
+
+    app = create_app(router)
+    async with AsyncTestClient(app) as client:
+        with pytest.raises(ZeroDivisionError):
+            await client.get("/boom")
+    async with AsyncTestClient(app, raise_server_exceptions=False) as client:
+        response = await client.get("/boom")
+        assert response.status_code == 500
+
+
+def test_stream_reads_a_finite_response_incrementally() -> None:
+    async def lines() -> AsyncIterator[str]:
+        yield "one\n"
+        yield "two\nthree"
+        yield "\n"
+
+    router = Router()
+
+    @router.get("/lines")
+    async def stream(request: Request) -> StreamResponse:
+        return StreamResponse(lines(), "text/plain", cookies=[set_cookie("seen", "1")])
+
+    with TestClient(create_app(router)) as client:
+        with client.stream("GET", "/lines") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "text/plain"
+            assert list(response.iter_lines()) == ["one", "two", "three"]
+        with client.stream("GET", "/lines") as response:
+            assert response.read() == b"one\ntwo\nthree\n"
+            assert response.text == "one\ntwo\nthree\n"
+        assert client.cookies == {"seen": "1"}
+
+
+@pytest.mark.anyio
+async def test_async_stream_reads_lines() -> None:
+    async def lines() -> AsyncIterator[bytes]:
+        yield b"data: 1\r\n\r\n"
+        yield b"data: 2\r"
+        yield b"\n\r\n"
+
+    router = Router()
+
+    @router.get("/events")
+    async def events(request: Request) -> StreamResponse:
+        return StreamResponse(lines(), "text/event-stream")
+
+    async with (
+        AsyncTestClient(create_app(router)) as client,
+        client.stream("GET", "/events") as response,
+    ):
+        received = [line async for line in response.aiter_lines()]
+    assert received == ["data: 1", "", "data: 2", ""]
+
+
+@pytest.mark.anyio
+async def test_clients_drive_any_asgi_app() -> None:
+    async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        message = await receive()
+        body = b"you sent " + message.get("body", b"")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async with AsyncTestClient(bare_app) as client:
+        response = await client.post("/anything", content=b"abc")
+    assert response.status_code == 201
+    assert response.text == "you sent abc"
+
+
+@pytest.mark.anyio
+async def test_clients_tolerate_an_app_without_lifespan_support() -> None:
+    async def no_lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with AsyncTestClient(no_lifespan) as client:
+        response = await client.get("/")
+    assert response.status_code == 204
+    with TestClient(no_lifespan) as sync_client:
+        assert sync_client.get("/").status_code == 204
