@@ -718,7 +718,7 @@ def test_head_to_a_streaming_route_does_not_start_the_generator(router: Router) 
     with TestClient(create_app(router)) as client:
         response = client.head("/s")
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.content == b""
     assert started == []
 
@@ -739,3 +739,19 @@ def test_error_inside_a_stream_ends_the_body_cleanly(router: Router) -> None:
     assert response.status_code == 200
     assert response.content == b"first,second"
     assert after.content == b"first,second"
+
+
+def test_event_stream_content_type_gets_no_charset_parameter() -> None:
+    router = Router()
+
+    async def events() -> AsyncIterator[str]:
+        yield "data: 1\n\n"
+
+    @router.get("/events")
+    async def stream(request: Request) -> StreamResponse:
+        return StreamResponse(events(), "text/event-stream")
+
+    with TestClient(create_app(router)) as client:
+        response = client.get("/events")
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.text == "data: 1\n\n"

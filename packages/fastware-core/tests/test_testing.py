@@ -313,7 +313,7 @@ def test_stream_reads_a_finite_response_incrementally() -> None:
     with TestClient(create_app(router)) as client:
         with client.stream("GET", "/lines") as response:
             assert response.status_code == 200
-            assert response.headers["content-type"] == "text/plain"
+            assert response.headers["content-type"] == "text/plain; charset=utf-8"
             assert list(response.iter_lines()) == ["one", "two", "three"]
         with client.stream("GET", "/lines") as response:
             assert response.read() == b"one\ntwo\nthree\n"

@@ -28,7 +28,14 @@ from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
 from .request import Request
-from .responses import FileResponse, RedirectResponse, Response, StreamResponse, header_pairs
+from .responses import (
+    FileResponse,
+    RedirectResponse,
+    Response,
+    StreamResponse,
+    _text_type,
+    header_pairs,
+)
 from .routing import CompiledRouter, Router
 from .types import ASGIApp, Receive, Scope, Send
 
@@ -414,7 +421,8 @@ class App:
             return
         assert isinstance(response, StreamResponse)
         generator = response.generator
-        headers = _encode_headers(_response_headers(response, response.content_type, None))
+        content_type = _stream_type(response.content_type)
+        headers = _encode_headers(_response_headers(response, content_type, None))
         try:
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
@@ -448,7 +456,7 @@ class App:
         """
         loop = asyncio.get_running_loop()
         pump = loop.create_task(self._pump(generator, write, finish, request))
-        watcher: asyncio.Future[Any] = asyncio.ensure_future(wait_disconnect())
+        watcher = loop.create_task(_await_call(wait_disconnect))
         try:
             await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -660,7 +668,7 @@ class App:
             return
         assert isinstance(response, StreamResponse)
         generator = response.generator
-        headers = _response_headers(response, response.content_type, None)
+        headers = _response_headers(response, _stream_type(response.content_type), None)
         if head:
             protocol.response_empty(response.status, headers)
             await _aclose(generator)
@@ -799,6 +807,11 @@ def _response_headers(
     return headers
 
 
+def _stream_type(content_type: str) -> str:
+    # text/* streams get a charset like TextResponse; event streams are UTF-8 by definition.
+    return content_type if content_type == "text/event-stream" else _text_type(content_type)
+
+
 def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
@@ -834,6 +847,11 @@ async def _wait_asgi_disconnect(receive: Receive) -> None:
 
 async def _nothing() -> None:
     return None
+
+
+async def _await_call(function: Callable[[], Awaitable[Any]]) -> Any:
+    # Wraps awaitables that are not coroutines (Granian's futures) so they get a real Task.
+    return await function()
 
 
 async def _aclose(generator: Any) -> None:

@@ -199,7 +199,7 @@ class Request:
         Raises:
             HTTPError: 400 when the request carries several different Host headers.
         """
-        hosts = self.headers.getlist("host")
+        hosts = [host for host in self.headers.getlist("host") if host]
         if len(set(hosts)) > 1:
             raise HTTPError(400, "Invalid host header")
         if hosts:
@@ -216,7 +216,7 @@ class Request:
         """The full URL the client asked for, e.g. ``http://example.com/items?page=2``."""
         raw_path = self._asgi.get("raw_path") if self._asgi is not None else None
         if isinstance(raw_path, bytes):
-            path = self.root_path + raw_path.decode("latin-1")
+            path = quote(self.root_path, safe=_PATH_SAFE) + quote(raw_path, safe=_PATH_SAFE + "%")
         else:
             path = quote(self.root_path + self.path, safe=_PATH_SAFE)
         query = self.query_string
