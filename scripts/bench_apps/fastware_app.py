@@ -1,0 +1,95 @@
+"""The fastware app under benchmark, written as a user would write it.
+
+``/users/{id:int}`` is registered after ``BENCH_DECOYS`` (default 100) parametrised decoy routes,
+the same table ``starlette_app.py`` builds, so a router that scans routes in order would pay for
+them. The compiled router must not: ``scripts/bench`` compares ``BENCH_DECOYS=10`` with ``1000``.
+
+Run: ``granian --interface rsgi --working-dir scripts/bench_apps fastware_app:app`` (the RSGI
+door) or ``--interface asgi`` (the ASGI door).
+"""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+from fastware_core import Request, Router, TextResponse, create_app
+
+router = Router()
+
+
+class Item(msgspec.Struct):
+    """The echo payload."""
+
+    name: str
+    price: float
+    tags: list[str]
+
+
+class Small(msgspec.Struct):
+    """One element of the ``/big`` response."""
+
+    id: int
+    name: str
+    active: bool
+
+
+BIG = [Small(id=i, name=f"item-{i}", active=True) for i in range(500)]
+
+
+@router.get("/plaintext")
+async def plaintext(request: Request) -> TextResponse:
+    """``GET /plaintext``."""
+    return TextResponse("Hello, World!")
+
+
+@router.get("/json")
+async def json_(request: Request) -> dict[str, str]:
+    """``GET /json``."""
+    return {"message": "Hello, World!"}
+
+
+@router.post("/echo")
+async def echo(request: Request) -> Item:
+    """``POST /echo``: decode into ``Item`` and send it back."""
+    return request.json_as(Item)
+
+
+@router.get("/big")
+async def big(request: Request) -> list[Small]:
+    """``GET /big``: 500 small objects, built once at import."""
+    return BIG
+
+
+def decoy_paths(count: int) -> list[str]:
+    """The decoy route table, the same as ``starlette_app.py`` builds."""
+    shapes = (
+        "/decoy{i}/{{id:int}}/detail",
+        "/users{i}/{{name}}",
+        "/users/{{id:int}}/posts{i}",
+        "/api/v1/things{i}/{{slug}}/items/{{item_id:int}}",
+        "/orgs/{{org}}/projects{i}/{{project_id:int}}",
+    )
+    return [shapes[i % len(shapes)].format(i=i) for i in range(count)]
+
+
+def _register_decoy(path: str, index: int) -> None:
+    async def decoy(request: Request) -> dict[str, object]:
+        return dict(request.path_params)
+
+    decoy.__name__ = decoy.__qualname__ = f"decoy_{index}"
+    router.get(path)(decoy)
+
+
+for _index, _path in enumerate(decoy_paths(int(os.environ.get("BENCH_DECOYS", "100")))):
+    _register_decoy(_path, _index)
+
+
+@router.get("/users/{id:int}")
+async def user(request: Request) -> dict[str, object]:
+    """``GET /users/{id:int}``, registered after the decoys."""
+    return {"id": request.path_params["id"], "name": "user"}
+
+
+app = create_app(router, request_id=False, request_timing=False)

@@ -1,0 +1,117 @@
+"""Hand-written ASGI app: the floor every ASGI framework is measured against.
+
+It does the least work that still does each endpoint's job: constant bytes for plaintext, msgspec
+encoding per request for JSON (so serialisation is paid, as in any real app), the path parsed by
+hand for ``/users/{id}``, and the echo body decoded into a ``msgspec.Struct`` and re-encoded.
+
+Run: ``granian --interface asgi --working-dir scripts/bench_apps raw_asgi:app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Item(msgspec.Struct):
+    """The echo payload."""
+
+    name: str
+    price: float
+    tags: list[str]
+
+
+class Small(msgspec.Struct):
+    """One element of the ``/big`` response."""
+
+    id: int
+    name: str
+    active: bool
+
+
+class User(msgspec.Struct):
+    """The ``/users/{id}`` response."""
+
+    id: int
+    name: str
+
+
+BIG = [Small(id=i, name=f"item-{i}", active=True) for i in range(500)]
+MESSAGE = {"message": "Hello, World!"}
+HELLO = b"Hello, World!"
+
+encode = msgspec.json.encode
+decode_item = msgspec.json.Decoder(Item).decode
+
+TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def _start(status: int, headers: list[tuple[bytes, bytes]]) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def _body(body: bytes) -> Message:
+    return {"type": "http.response.body", "body": body}
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve the benchmark endpoints."""
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        return
+    path: str = scope["path"]
+    method: str = scope["method"]
+    status = 200
+    headers = JSON_HEADERS
+    if method == "GET":
+        if path == "/plaintext":
+            headers = TEXT_HEADERS
+            body = HELLO
+        elif path == "/json":
+            body = encode(MESSAGE)
+        elif path == "/big":
+            body = encode(BIG)
+        elif path.startswith("/users/") and path[7:].isdigit():
+            body = encode(User(id=int(path[7:]), name="user"))
+        else:
+            status, headers, body = 404, TEXT_HEADERS, b"Not Found"
+    elif method == "POST" and path == "/echo":
+        try:
+            body = encode(decode_item(await _read_body(receive)))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            status, headers, body = 400, TEXT_HEADERS, b"Bad Request"
+    else:
+        status, headers, body = 404, TEXT_HEADERS, b"Not Found"
+    await send(_start(status, headers))
+    await send(_body(body))
