@@ -17,7 +17,7 @@ __all__ = ("Deadlines",)
 class Deadlines:
     """Tracks tasks that must finish a step within ``timeout`` seconds."""
 
-    __slots__ = ("_expired", "_interval", "_pending", "_reaper", "timeout")
+    __slots__ = ("_expired", "_interval", "_pending", "_reaper", "_reaper_loop", "timeout")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -25,22 +25,25 @@ class Deadlines:
         self._pending: dict[asyncio.Task[object], float] = {}
         self._expired: set[asyncio.Task[object]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._reaper_loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, task: asyncio.Task[object]) -> None:
         """Give ``task`` ``timeout`` seconds from now; past that it is cancelled."""
         self._pending[task] = time.monotonic() + self.timeout
-        reaper = self._reaper
-        if reaper is None or reaper.get_loop() is not task.get_loop():
-            self._reaper = task.get_loop().create_task(self._reap())
+        loop = asyncio.get_running_loop()
+        if self._reaper is None or self._reaper_loop is not loop:
+            self._reaper_loop = loop
+            self._reaper = loop.create_task(self._reap())
 
-    def finish(self, task: asyncio.Task[object]) -> bool:
-        """Stop tracking ``task``; tells whether its deadline cancelled it."""
-        self._pending.pop(task, None)
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """Whether ``task`` was cancelled because its deadline passed."""
+        return task in self._expired
+
+    def finish(self, task: asyncio.Task[object]) -> None:
+        """Stop tracking ``task``."""
+        del self._pending[task]
         if self._expired:
-            expired = task in self._expired
             self._expired.discard(task)
-            return expired
-        return False
 
     async def _reap(self) -> None:
         me = asyncio.current_task()
@@ -49,8 +52,7 @@ class Deadlines:
                 await asyncio.sleep(self._interval)
                 now = time.monotonic()
                 for task, deadline in list(self._pending.items()):
-                    if deadline <= now:
-                        del self._pending[task]
+                    if deadline <= now and task not in self._expired:
                         self._expired.add(task)
                         task.cancel()
         finally:

@@ -43,6 +43,11 @@ __all__ = ("App", "AppConfig", "create_app")
 
 ExceptionHandler = Callable[[Request, Any], Any]
 
+try:  # the C implementation; asyncio.current_task is a Python wrapper on 3.11
+    from _asyncio import current_task as _current_task  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _current_task = asyncio.current_task
+
 _RAISE_KEY = "fastware.raise_server_exceptions"
 _JSON = "application/json"
 _NOT_FOUND = b'{"detail":"Not found"}'
@@ -253,6 +258,8 @@ class App:
         chain = self._chain
         if chain is not None:
             await chain(scope, receive, send)
+        elif scope["type"] == "http":
+            await self._asgi_http(scope, receive, send)
         else:
             await self._asgi(scope, receive, send)
 
@@ -369,7 +376,17 @@ class App:
         if request._watcher is not None:
             request._close()
         if type(out) is tuple:
-            await _asgi_send(send, out, method == "HEAD")
+            status, content_type, payload, extra = out
+            raw_headers = [
+                (b"content-type", _ascii(content_type)),
+                (b"content-length", b"%d" % len(payload)),
+            ]
+            if extra:
+                raw_headers += _encode_headers(extra)
+            await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+            if method == "HEAD":
+                payload = b""
+            await send({"type": "http.response.body", "body": payload, "more_body": False})
         else:
             await self._asgi_stream(send, receive, out, method == "HEAD", request)
 
@@ -383,8 +400,8 @@ class App:
         chunks: list[bytes] = []
         size = 0
         deadlines = self._deadlines
-        task = asyncio.current_task() if deadlines is not None else None
-        if type(task) is not asyncio.Task:
+        task = _current_task() if deadlines is not None else None
+        if not isinstance(task, asyncio.Task):
             task = None  # a server-specific task object: no deadline support
         if task is not None:
             deadlines.start(task)  # type: ignore[union-attr]
@@ -402,7 +419,7 @@ class App:
                 if not message.get("more_body", False):
                     break
         except asyncio.CancelledError:
-            if task is not None and deadlines.finish(task):  # type: ignore[union-attr]
+            if task is not None and deadlines.expired(task):  # type: ignore[union-attr]
                 task.uncancel()
                 raise HTTPError(408, "Request body not received in time") from None
             raise
@@ -624,8 +641,8 @@ class App:
             if length == "0":
                 return None
         deadlines = self._deadlines
-        task = asyncio.current_task() if deadlines is not None else None
-        if type(task) is not asyncio.Task:
+        task = _current_task() if deadlines is not None else None
+        if not isinstance(task, asyncio.Task):
             task = None  # a server-specific task object: no deadline support
         if task is not None:
             deadlines.start(task)  # type: ignore[union-attr]
@@ -642,7 +659,7 @@ class App:
                 chunks.append(chunk)
             return b"".join(chunks) or None
         except asyncio.CancelledError:
-            if task is not None and deadlines.finish(task):  # type: ignore[union-attr]
+            if task is not None and deadlines.expired(task):  # type: ignore[union-attr]
                 task.uncancel()
                 raise HTTPError(408, "Request body not received in time") from None
             raise
@@ -816,11 +833,24 @@ def _encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
+_ascii_cache: dict[str, bytes] = {}
+
+
+def _ascii(value: str) -> bytes:
+    """``value`` encoded as latin-1, cached for the few distinct content types an app sends."""
+    encoded = _ascii_cache.get(value)
+    if encoded is None:
+        encoded = value.encode("latin-1")
+        if len(_ascii_cache) < 256:
+            _ascii_cache[value] = encoded
+    return encoded
+
+
 async def _asgi_send(send: Send, rendered: Rendered, head: bool) -> None:
     status, content_type, body, extra = rendered
     headers = [
-        (b"content-type", content_type.encode("latin-1")),
-        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"content-type", _ascii(content_type)),
+        (b"content-length", b"%d" % len(body)),
     ]
     if extra:
         headers += _encode_headers(extra)

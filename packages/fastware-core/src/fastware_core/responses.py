@@ -145,7 +145,8 @@ class TextResponse(Response):
 
     def render(self) -> tuple[str, bytes]:
         """``(content type with charset, UTF-8 body)``."""
-        return _text_type(self.content_type), self.text.encode("utf-8")
+        content_type = _text_types.get(self.content_type) or _text_type(self.content_type)
+        return content_type, self.text.encode("utf-8")
 
 
 class HTMLResponse(Response):
