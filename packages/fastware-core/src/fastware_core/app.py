@@ -30,7 +30,6 @@ from .exceptions import FastwareError, HTTPError
 from .request import Request
 from .responses import (
     FileResponse,
-    RedirectResponse,
     Response,
     StreamResponse,
     _text_type,
@@ -142,6 +141,13 @@ Rendered = tuple[int, str, bytes, list[tuple[str, str]] | None]
 class App:
     """A fastware application: an ASGI callable that also speaks Granian's RSGI."""
 
+    def __new__(cls, router: Router, config: AppConfig) -> App:
+        # With user middleware every request goes through the ASGI chain: a subclass keeps
+        # that branch off the hot path of apps without middleware.
+        if cls is App and config.middleware:
+            cls = _MiddlewareApp
+        return super().__new__(cls)
+
     def __init__(self, router: Router, config: AppConfig) -> None:
         for name, feature in _UNAVAILABLE.items():
             if getattr(config, name) is not None:
@@ -166,10 +172,12 @@ class App:
         self._lifespan_cm: AbstractAsyncContextManager[Any] | None = None
         self.fastware_sw_mode = config.sw_mode
         self._compile()
-        chain: ASGIApp = self._asgi
-        for factory in reversed(config.middleware or ()):
-            chain = factory(chain)
-        self._chain: ASGIApp | None = None if chain == self._asgi else chain
+        self._chain: ASGIApp | None = None
+        if config.middleware:
+            chain: ASGIApp = partial(App.__call__, self)
+            for factory in reversed(config.middleware):
+                chain = factory(chain)
+            self._chain = chain
 
     @property
     def state(self) -> State:
@@ -254,20 +262,9 @@ class App:
 
     # -- the ASGI door -----------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chain = self._chain
-        if chain is not None:
-            await chain(scope, receive, send)
-        elif scope["type"] == "http":
-            await self._asgi_http(scope, receive, send)
-        else:
-            await self._asgi(scope, receive, send)
-
-    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _asgi_other(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._asgi_http(scope, receive, send)
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await self._asgi_lifespan(receive, send)
         elif kind == "websocket":
             await self._asgi_websocket(scope, receive, send)
@@ -314,7 +311,11 @@ class App:
         child["state"] = {**(scope.get("state") or {}), **self._state, **self._mount_state(prefix)}
         return child
 
-    async def _asgi_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (HTTP inline; lifespan and websocket delegated)."""
+        if scope["type"] != "http":
+            await self._asgi_other(scope, receive, send)
+            return
         compiled = self._compiled
         if self.router._compiled is not compiled or compiled is None:
             compiled = self._compile()
@@ -333,7 +334,7 @@ class App:
         if entry is not None:
             params: dict[str, Any] = {}
         else:
-            found = compiled.lookup(method, path)
+            found = compiled.lookup_tree(method, path)
             if found is None:
                 if compiled.root_mount is not None:
                     await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
@@ -569,10 +570,6 @@ class App:
         if scope.proto != "http":
             protocol.close(4004)
             return
-        if self._chain is not None:
-            asgi_scope = asgi_scope_from_rsgi(scope, {})
-            await call_asgi_over_rsgi(self._chain, asgi_scope, protocol)
-            return
         compiled = self._compiled
         if self.router._compiled is not compiled or compiled is None:
             compiled = self._compile()
@@ -591,7 +588,7 @@ class App:
         if entry is not None:
             params: dict[str, Any] = {}
         else:
-            found = compiled.lookup(method, path)
+            found = compiled.lookup_tree(method, path)
             if found is None:
                 if compiled.root_mount is not None:
                     await self._rsgi_mount(scope, protocol, "", compiled.root_mount)
@@ -698,20 +695,8 @@ class App:
     # -- the shared dispatcher ----------------------------------------------------------------
 
     def _render(self, result: Any) -> Rendered | Response:
-        kind = type(result)
-        if kind is dict or kind is list:
-            return 200, _JSON, encode_json(result), None
         if isinstance(result, Response):
-            if result.streaming:
-                return result
-            content_type, body = result.render()
-            extra = None
-            if result.headers or result.cookies or kind is RedirectResponse:
-                extra = header_pairs(result.headers)
-                if kind is RedirectResponse:
-                    extra.insert(0, ("location", result.url))  # type: ignore[attr-defined]
-                extra.extend(("set-cookie", cookie) for cookie in result.cookies)
-            return result.status, content_type, body, extra
+            return result if result.streaming else result.rendered()
         return 200, _JSON, encode_json(result), None
 
     def _apply_response_model(self, result: Any, model: Any, request: Request) -> Any:
@@ -806,6 +791,22 @@ class App:
         return self._error(error.status_code, error.detail, error.headers)
 
 
+class _MiddlewareApp(App):
+    """An app with ``middleware=[...]``: both doors enter the user's ASGI middleware chain."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self._chain is not None
+        await self._chain(scope, receive, send)
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        """Serve one RSGI request through the ASGI middleware chain."""
+        if scope.proto != "http":
+            protocol.close(4004)
+            return
+        assert self._chain is not None
+        await call_asgi_over_rsgi(self._chain, asgi_scope_from_rsgi(scope, {}), protocol)
+
+
 # -- helpers shared by the doors ---------------------------------------------------------------
 
 
@@ -819,8 +820,7 @@ def _response_headers(
         disposition = response.disposition()
         if disposition is not None:
             headers.append(("content-disposition", disposition))
-    headers.extend(header_pairs(response.headers))
-    headers.extend(("set-cookie", cookie) for cookie in response.cookies)
+    headers.extend(response.extra_headers() or ())
     return headers
 
 

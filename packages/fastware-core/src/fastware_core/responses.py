@@ -74,18 +74,18 @@ def _text_type(content_type: str) -> str:
 
 
 class Response:
-    """Base of every response: a status, extra headers and ``Set-Cookie`` strings."""
+    """Base of every response: a status, extra headers and ``Set-Cookie`` strings.
 
-    __slots__ = ("cookies", "headers", "status")
+    ``headers`` and ``cookies`` read as ``{}`` and ``[]`` when not given, and can be changed
+    after construction (``response.headers["X-A"] = "1"``).
+    """
+
+    __slots__ = ("_cookies", "_headers", "status")
 
     streaming: ClassVar[bool] = False
 
     status: int
     """The HTTP status code."""
-    headers: Any
-    """Extra headers: a dict (``{"X-A": "1"}`` or ``{"X-A": ["1", "2"]}``) or a list of pairs."""
-    cookies: list[str]
-    """Ready-made ``Set-Cookie`` values, usually from :func:`set_cookie`."""
 
     def __init__(
         self,
@@ -94,12 +94,54 @@ class Response:
         cookies: list[str] | None = None,
     ) -> None:
         self.status = status
-        self.headers = {} if headers is None else headers
-        self.cookies = [] if cookies is None else cookies
+        self._headers = headers
+        self._cookies = cookies
+
+    @property
+    def headers(self) -> Any:
+        """Extra headers: a dict (``{"X-A": "1"}`` or ``{"X-A": ["1", "2"]}``) or pairs."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+        return headers
+
+    @headers.setter
+    def headers(self, value: HeadersInput | None) -> None:
+        self._headers = value
+
+    @property
+    def cookies(self) -> list[str]:
+        """Ready-made ``Set-Cookie`` values, usually from :func:`set_cookie`."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = []
+        return cookies
+
+    @cookies.setter
+    def cookies(self, value: list[str] | None) -> None:
+        self._cookies = value
 
     def render(self) -> tuple[str, bytes]:
         """``(content_type, body)`` for a buffered response."""
         raise NotImplementedError
+
+    def extra_headers(self) -> list[tuple[str, str]] | None:
+        """The headers sent after content-type and content-length, cookies last.
+
+        Raises:
+            ValueError: for a header that would inject another one.
+        """
+        if not self._headers and not self._cookies:
+            return None
+        extra = header_pairs(self._headers)
+        if self._cookies:
+            extra.extend(("set-cookie", cookie) for cookie in self._cookies)
+        return extra
+
+    def rendered(self) -> tuple[int, str, bytes, list[tuple[str, str]] | None]:
+        """``(status, content_type, body, extra headers)``: everything the app sends."""
+        content_type, body = self.render()
+        return self.status, content_type, body, self.extra_headers()
 
 
 class JSONResponse(Response):
@@ -115,13 +157,18 @@ class JSONResponse(Response):
         cookies: list[str] | None = None,
     ) -> None:
         self.status = status
-        self.headers = {} if headers is None else headers
-        self.cookies = [] if cookies is None else cookies
+        self._headers = headers
+        self._cookies = cookies
         self.data = data
 
     def render(self) -> tuple[str, bytes]:
         """``("application/json", encoded body)``."""
         return "application/json", encode_json(self.data)
+
+    def rendered(self) -> tuple[int, str, bytes, list[tuple[str, str]] | None]:
+        """``(status, content_type, body, extra headers)``."""
+        extra = None if not self._headers and not self._cookies else self.extra_headers()
+        return self.status, "application/json", encode_json(self.data), extra
 
 
 class TextResponse(Response):
@@ -138,8 +185,8 @@ class TextResponse(Response):
         cookies: list[str] | None = None,
     ) -> None:
         self.status = status
-        self.headers = {} if headers is None else headers
-        self.cookies = [] if cookies is None else cookies
+        self._headers = headers
+        self._cookies = cookies
         self.text = text
         self.content_type = content_type
 
@@ -147,6 +194,12 @@ class TextResponse(Response):
         """``(content type with charset, UTF-8 body)``."""
         content_type = _text_types.get(self.content_type) or _text_type(self.content_type)
         return content_type, self.text.encode("utf-8")
+
+    def rendered(self) -> tuple[int, str, bytes, list[tuple[str, str]] | None]:
+        """``(status, content_type, body, extra headers)``."""
+        content_type = _text_types.get(self.content_type) or _text_type(self.content_type)
+        extra = None if not self._headers and not self._cookies else self.extra_headers()
+        return self.status, content_type, self.text.encode("utf-8"), extra
 
 
 class HTMLResponse(Response):
@@ -161,7 +214,9 @@ class HTMLResponse(Response):
         headers: HeadersInput | None = None,
         cookies: list[str] | None = None,
     ) -> None:
-        super().__init__(status, headers, cookies)
+        self.status = status
+        self._headers = headers
+        self._cookies = cookies
         self.html = html
 
     def render(self) -> tuple[str, bytes]:
@@ -182,7 +237,9 @@ class BytesResponse(Response):
         headers: HeadersInput | None = None,
         cookies: list[str] | None = None,
     ) -> None:
-        super().__init__(status, headers, cookies)
+        self.status = status
+        self._headers = headers
+        self._cookies = cookies
         self.data = data
         self.content_type = content_type
 
@@ -211,8 +268,12 @@ class RedirectResponse(Response):
         self.url = quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
 
     def render(self) -> tuple[str, bytes]:
-        """An empty body; the ``Location`` header is added by the app."""
+        """An empty body."""
         return "text/plain; charset=utf-8", b""
+
+    def extra_headers(self) -> list[tuple[str, str]]:
+        """``Location`` first, then the other headers and cookies."""
+        return [("location", self.url), *(super().extra_headers() or ())]
 
 
 class StreamResponse(Response):

@@ -43,6 +43,8 @@ def _convert_str(segment: str) -> Any:
 
 
 def _convert_int(segment: str) -> Any:
+    if segment.isdigit() and segment.isascii() and len(segment) < 4300:
+        return int(segment)
     if _INT.fullmatch(segment) is None:
         return _NO_MATCH
     try:
@@ -372,6 +374,14 @@ class CompiledRouter:
             if entry is not None:
                 return entry, params
         return None
+
+    def lookup_tree(self, method: str, path: str) -> tuple[RouteEntry, dict[str, Any]] | None:
+        """Like :meth:`lookup`, for a caller that already missed the static table."""
+        if not self.has_tree:
+            return None
+        params: dict[str, Any] = {}
+        entry = _walk(self.tree, path.strip("/").split("/"), 0, method, params)
+        return None if entry is None else (entry, params)
 
     def allowed_methods(self, path: str) -> set[str]:
         """Every method some route accepts at ``path`` (HEAD included where GET is)."""
