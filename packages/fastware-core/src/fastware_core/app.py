@@ -362,7 +362,7 @@ class App:
                 return
             except _ClientGone:
                 return
-        request = Request._build(scope, None, params, body, self._state, self._max_depth, receive)
+        request = Request._build(scope, None, params, body, self, receive)
         try:
             result = await entry.call(request)
             if entry.response_model is not None:
@@ -370,6 +370,8 @@ class App:
             kind = type(result)
             if kind is dict or kind is list:
                 out: Any = (200, _JSON, encode_json(result), None)
+            elif isinstance(result, Response) and not result.streaming:
+                out = result.rendered()
             else:
                 out = self._render(result)
         except Exception as exc:
@@ -605,7 +607,7 @@ class App:
             except HTTPError as exc:
                 _rsgi_send(protocol, self._error(exc.status_code, exc.detail, exc.headers))
                 return
-        request = Request._build(None, scope, params, body, self._state, self._max_depth, protocol)
+        request = Request._build(None, scope, params, body, self, protocol)
         try:
             result = await entry.call(request)
             if entry.response_model is not None:
@@ -613,6 +615,8 @@ class App:
             kind = type(result)
             if kind is dict or kind is list:
                 out: Any = (200, _JSON, encode_json(result), None)
+            elif isinstance(result, Response) and not result.streaming:
+                out = result.rendered()
             else:
                 out = self._render(result)
         except Exception as exc:
@@ -784,7 +788,7 @@ class App:
                     return 404, _JSON, _NOT_FOUND, None
                 error = HTTPError(404, "Not found")
         if self._http_handlers:
-            request = Request._build(asgi, rsgi, {}, None, self._state, self._max_depth, None)
+            request = Request._build(asgi, rsgi, {}, None, self, None)
             rendered = await self._handle_error(error, request, False)
             if type(rendered) is tuple:
                 return rendered

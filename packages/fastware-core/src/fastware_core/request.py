@@ -64,18 +64,13 @@ class Request:
     """
 
     __slots__ = (
-        "_app_state",
+        "_app",
         "_asgi",
         "_body",
-        "_cookies",
+        "_cache",
         "_disconnect",
         "_disconnected",
-        "_headers",
-        "_json",
-        "_max_depth",
-        "_query",
         "_rsgi",
-        "_state",
         "_watcher",
         "path_params",
     )
@@ -94,13 +89,9 @@ class Request:
         self._rsgi: Any = None
         self.path_params = path_params if path_params is not None else {}
         self._body = body or None
-        self._json: Any = _UNSET
-        self._query: QueryParams | None = None
-        self._headers: Headers | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
-        self._app_state: dict[str, Any] | None = None
-        self._max_depth = DEFAULT_MAX_DEPTH
+        # Lazily computed values (headers, query, cookies, json, state), created on first use.
+        self._cache: dict[str, Any] | None = None
+        self._app: Any = None  # the App: lifespan state and the JSON depth limit
         self._disconnect: Any = receive
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
@@ -112,8 +103,7 @@ class Request:
         rsgi: Any,
         path_params: dict[str, Any],
         body: bytes | None,
-        app_state: dict[str, Any] | None,
-        max_depth: int,
+        app: Any,
         disconnect: Any,
     ) -> Request:
         self = cls.__new__(cls)
@@ -121,17 +111,23 @@ class Request:
         self._rsgi = rsgi
         self.path_params = path_params
         self._body = body
-        self._json = _UNSET
-        self._query = None
-        self._headers = None
-        self._cookies = None
-        self._state = None
-        self._app_state = app_state
-        self._max_depth = max_depth
+        self._cache = None
+        self._app = app
         self._disconnect = disconnect
         self._disconnected = False
         self._watcher = None
         return self
+
+    def _cached(self) -> dict[str, Any]:
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        return cache
+
+    @property
+    def _max_depth(self) -> int:
+        app = self._app
+        return DEFAULT_MAX_DEPTH if app is None else cast(int, app._max_depth)
 
     # -- request line -----------------------------------------------------------------------
 
@@ -257,14 +253,15 @@ class Request:
     @property
     def headers(self) -> Headers:
         """All request headers: a case-insensitive multi-mapping (``getlist`` for repeats)."""
-        headers = self._headers
+        cache = self._cached()
+        headers: Headers | None = cache.get("headers")
         if headers is None:
             if self._rsgi is not None:
                 headers = Headers(self._rsgi.headers.items())
             else:
                 raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
                 headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
-            self._headers = headers
+            cache["headers"] = headers
         return headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -280,10 +277,11 @@ class Request:
     @property
     def cookies(self) -> dict[str, str]:
         """Cookies sent by the client; malformed pieces are skipped, valid ones kept."""
-        cookies = self._cookies
+        cache = self._cached()
+        cookies: dict[str, str] | None = cache.get("cookies")
         if cookies is None:
             values = self.headers.getlist("cookie")
-            cookies = self._cookies = parse_cookie_header("; ".join(values)) if values else {}
+            cookies = cache["cookies"] = parse_cookie_header("; ".join(values)) if values else {}
         return cookies
 
     def cookie(self, name: str, default: str | None = None) -> str | None:
@@ -301,13 +299,14 @@ class Request:
         Raises:
             HTTPError: 400 when the query string is not valid UTF-8 once decoded.
         """
-        query = self._query
+        cache = self._cached()
+        query: QueryParams | None = cache.get("query")
         if query is None:
             try:
                 pairs = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
             except UnicodeDecodeError:
                 raise HTTPError(400, "Query string is not valid UTF-8") from None
-            query = self._query = QueryParams(pairs)
+            query = cache["query"] = QueryParams(pairs)
         return query
 
     @overload
@@ -414,10 +413,11 @@ class Request:
             HTTPError: 400 when the body is not valid JSON, not UTF-8, nested too deeply or
                 holds numbers out of range.
         """
-        value = self._json
+        cache = self._cached()
+        value = cache.get("json", _UNSET)
         if value is _UNSET:
             body = self._body
-            value = self._json = (
+            value = cache["json"] = (
                 None if body is None else decode_json(body, max_depth=self._max_depth)
             )
         return value
@@ -450,9 +450,10 @@ class Request:
 
         Writes go to this request only (and to ``scope["state"]`` on the ASGI door).
         """
-        state = self._state
+        cache = self._cached()
+        state: State | None = cache.get("state")
         if state is None:
-            app_state = self._app_state or {}
+            app_state = self._app._state if self._app is not None else {}
             if self._asgi is not None:
                 data = self._asgi.get("state")
                 if data is None:
@@ -461,7 +462,7 @@ class Request:
                     data.setdefault(key, value)
             else:
                 data = dict(app_state)
-            state = self._state = State(data)
+            state = cache["state"] = State(data)
         return state
 
     async def is_disconnected(self) -> bool:
