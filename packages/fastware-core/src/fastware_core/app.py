@@ -329,12 +329,13 @@ class App:
         if "\x00" in path or (not path.isascii() and "\ufffd" in path):
             await _asgi_send(send, self._error(400, "Invalid characters in path"), False)
             return
-        by_method = compiled.static.get(path.strip("/"))
+        key = path.strip("/")
+        by_method = compiled.static.get(key)
         entry = by_method.get(method) if by_method is not None else None
         if entry is not None:
             params: dict[str, Any] = {}
         else:
-            found = compiled.lookup_tree(method, path)
+            found = compiled.lookup_tree(method, key)
             if found is None:
                 if compiled.root_mount is not None:
                     await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
@@ -585,12 +586,13 @@ class App:
         if "\x00" in path or (not path.isascii() and "\ufffd" in path):
             _rsgi_send(protocol, self._error(400, "Invalid characters in path"))
             return
-        by_method = compiled.static.get(path.strip("/"))
+        key = path.strip("/")
+        by_method = compiled.static.get(key)
         entry = by_method.get(method) if by_method is not None else None
         if entry is not None:
             params: dict[str, Any] = {}
         else:
-            found = compiled.lookup_tree(method, path)
+            found = compiled.lookup_tree(method, key)
             if found is None:
                 if compiled.root_mount is not None:
                     await self._rsgi_mount(scope, protocol, "", compiled.root_mount)

@@ -229,19 +229,25 @@ def _match_suffix(
 def _walk(
     node: _Node, segs: list[str], i: int, method: str, params: dict[str, Any]
 ) -> RouteEntry | None:
-    if i == len(segs):
-        leaf = node.leaf
-        return leaf.get(method) if leaf is not None else None
+    last = i + 1 == len(segs)
     seg = segs[i]
     child = node.literals.get(seg)
     if child is not None:
-        found = _walk(child, segs, i + 1, method, params)
+        if last:
+            leaf = child.leaf
+            found = leaf.get(method) if leaf is not None else None
+        else:
+            found = _walk(child, segs, i + 1, method, params)
         if found is not None:
             return found
     for _, name, _, convert, child in node.params:
         value = convert(seg)
         if value is not _NO_MATCH:
-            found = _walk(child, segs, i + 1, method, params)
+            if last:
+                leaf = child.leaf
+                found = leaf.get(method) if leaf is not None else None
+            else:
+                found = _walk(child, segs, i + 1, method, params)
             if found is not None:
                 params[name] = value
                 return found
@@ -368,19 +374,15 @@ class CompiledRouter:
             entry = by_method.get(method)
             if entry is not None:
                 return entry, {}
-        if self.has_tree:
-            params: dict[str, Any] = {}
-            entry = _walk(self.tree, key.split("/"), 0, method, params)
-            if entry is not None:
-                return entry, params
-        return None
+        return self.lookup_tree(method, key)
 
-    def lookup_tree(self, method: str, path: str) -> tuple[RouteEntry, dict[str, Any]] | None:
-        """Like :meth:`lookup`, for a caller that already missed the static table."""
+    def lookup_tree(self, method: str, key: str) -> tuple[RouteEntry, dict[str, Any]] | None:
+        """Like :meth:`lookup` for a caller that already missed the static table; ``key`` is
+        the path without leading and trailing slashes."""
         if not self.has_tree:
             return None
         params: dict[str, Any] = {}
-        entry = _walk(self.tree, path.strip("/").split("/"), 0, method, params)
+        entry = _walk(self.tree, key.split("/"), 0, method, params)
         return None if entry is None else (entry, params)
 
     def allowed_methods(self, path: str) -> set[str]:
