@@ -9,13 +9,15 @@ from urllib.parse import quote
 
 from .types import ASGIApp, Scope
 
-__all__ = ("asgi_scope_from_rsgi", "call_asgi_over_rsgi")
+__all__ = ("PATH_SAFE", "asgi_scope_from_rsgi", "call_asgi_over_rsgi", "parse_address")
 
 _logger = logging.getLogger("fastware")
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
+"""Characters left unescaped when a decoded path is quoted back into a URL."""
 
 
-def _address(text: str) -> tuple[str, int] | None:
+def parse_address(text: str) -> tuple[str, int] | None:
+    """``"host:port"`` (``"[::1]:port"`` for IPv6) as ``(host, port)``; ``None`` without a port."""
     host, sep, port = text.rpartition(":")
     if not sep:
         return None
@@ -32,14 +34,14 @@ def asgi_scope_from_rsgi(rsgi: Any, state: dict[str, Any]) -> Scope:
         "method": rsgi.method,
         "scheme": rsgi.scheme,
         "path": path,
-        "raw_path": quote(path, safe=_PATH_SAFE).encode("ascii"),
+        "raw_path": quote(path, safe=PATH_SAFE).encode("ascii"),
         "query_string": rsgi.query_string.encode("latin-1", "replace"),
         "root_path": "",
         "headers": [
             (k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in rsgi.headers.items()
         ],
-        "client": _address(rsgi.client),
-        "server": _address(rsgi.server),
+        "client": parse_address(rsgi.client),
+        "server": parse_address(rsgi.server),
         "state": state,
     }
 

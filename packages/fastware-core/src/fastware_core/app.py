@@ -364,6 +364,8 @@ class App:
             except _ClientGone:
                 return
         request = Request._build(scope, None, params, body, self, receive)
+        # Kept inline in both doors (twin in __rsgi__): a shared coroutine would cost an
+        # extra await on every request. The logic itself lives in _render/_handle_error.
         try:
             result = await entry.call(request)
             if entry.response_model is not None:
@@ -610,6 +612,7 @@ class App:
                 _rsgi_send(protocol, self._error(exc.status_code, exc.detail, exc.headers))
                 return
         request = Request._build(None, scope, params, body, self, protocol)
+        # Twin of the block in __call__; keep them in step.
         try:
             result = await entry.call(request)
             if entry.response_model is not None:

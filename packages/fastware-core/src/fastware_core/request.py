@@ -9,6 +9,8 @@ from typing import Any, TypeVar, cast, overload
 from urllib.parse import parse_qsl, quote
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json
+from ._rsgi_asgi import PATH_SAFE as _PATH_SAFE
+from ._rsgi_asgi import asgi_scope_from_rsgi, parse_address
 from .datastructures import URL, Address, Headers, QueryParams, State
 from .exceptions import HTTPError
 from .types import Receive, Scope
@@ -21,7 +23,6 @@ _UNSET: Any = object()
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # model -> its pydantic-style ``model_validate``, or None for types msgspec decodes itself
 _validators: dict[Any, Any] = {}
 
@@ -49,11 +50,8 @@ def parse_cookie_header(value: str) -> dict[str, str]:
 
 
 def _parse_client(text: str) -> Address | None:
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        return None
-    host = host.strip("[]")
-    return Address(host, int(port) if port.isdigit() else 0)
+    address = parse_address(text)
+    return None if address is None else Address(*address)
 
 
 class Request:
@@ -222,31 +220,8 @@ class Request:
     def scope(self) -> Scope:
         """The ASGI scope (built on first access when the request came through RSGI)."""
         if self._asgi is None:
-            self._asgi = self._rsgi_to_asgi_scope()
+            self._asgi = asgi_scope_from_rsgi(self._rsgi, self.state.to_dict())
         return self._asgi
-
-    def _rsgi_to_asgi_scope(self) -> Scope:
-        rsgi = self._rsgi
-        client = _parse_client(rsgi.client)
-        server = _parse_client(rsgi.server)
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": rsgi.http_version,
-            "method": rsgi.method,
-            "scheme": rsgi.scheme,
-            "path": rsgi.path,
-            "raw_path": quote(rsgi.path, safe=_PATH_SAFE).encode("ascii"),
-            "query_string": rsgi.query_string.encode("latin-1", "replace"),
-            "root_path": "",
-            "headers": [
-                (k.encode("latin-1"), v.encode("latin-1", "replace"))
-                for k, v in rsgi.headers.items()
-            ],
-            "client": tuple(client) if client else None,
-            "server": tuple(server) if server else None,
-            "state": self.state.to_dict(),
-        }
 
     # -- headers and cookies ------------------------------------------------------------------
 
