@@ -38,6 +38,7 @@ from .responses import (
 from .routing import Router
 from .testing import AsyncTestClient, TestClient
 from .types import Receive, Scope, Send
+from .websocket import WebSocket, WebSocketDisconnect
 
 try:
     __version__ = version("fastware-core")
@@ -70,6 +71,8 @@ __all__ = (
     "StreamResponse",
     "TestClient",
     "TextResponse",
+    "WebSocket",
+    "WebSocketDisconnect",
     "__version__",
     "create_app",
     "delete_cookie",

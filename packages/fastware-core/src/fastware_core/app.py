@@ -35,12 +35,14 @@ from .responses import (
     _text_type,
     header_pairs,
 )
-from .routing import CompiledRouter, Router
+from .routing import CompiledRouter, RouteEntry, Router
 from .types import ASGIApp, Receive, Scope, Send
+from .websocket import WebSocket, WebSocketDisconnect
 
 __all__ = ("App", "AppConfig", "create_app")
 
-ExceptionHandler = Callable[[Request, Any], Any]
+ExceptionHandler = Callable[[Any, Any], Any]
+"""``handler(request_or_websocket, exc)``, sync or async."""
 
 try:  # the C implementation; asyncio.current_task is a Python wrapper on 3.11
     from _asyncio import current_task as _current_task  # type: ignore[attr-defined]
@@ -99,6 +101,11 @@ class AppConfig:
     """Deepest JSON nesting accepted in request bodies (400 beyond)."""
     body_timeout: float | None = 30.0
     """Seconds allowed to receive a request body (408 beyond); ``None`` for no limit."""
+    websocket_origins: list[str] | None = None
+    """Allowed ``Origin`` values for WebSocket handshakes (``["*"]`` for any); others get 403.
+    ``None`` (default) does not check. Handshakes without an Origin (non-browsers) pass."""
+    websocket_max_message_size: int | None = 1024 * 1024
+    """Largest WebSocket message accepted; a bigger one closes the connection with 1009."""
 
 
 _UNAVAILABLE = {
@@ -187,7 +194,7 @@ class App:
     def _compile(self) -> CompiledRouter:
         compiled = self.router.compile()
         if compiled is not self._compiled:
-            for entry in compiled.entries:
+            for entry in [*compiled.entries, *(compiled.ws.entries if compiled.ws else ())]:
                 if entry.deps:
                     raise FastwareError(
                         f"Route {entry.method} {entry.path} declares deps, but this app has no "
@@ -291,14 +298,85 @@ class App:
         compiled = self._compiled
         if self.router._compiled is not compiled or compiled is None:
             compiled = self._compile()
-        mount = compiled.match_mount(scope["path"]) if compiled.mounts else None
-        if mount is None and compiled.root_mount is not None:
-            mount = ("", compiled.root_mount)
+        path: str = scope["path"]
+        mount = compiled.match_mount(path) if compiled.mounts else None
         if mount is not None:
             await mount[1](self._mounted_scope(scope, mount[0]), receive, send)
             return
-        await receive()
-        await send({"type": "websocket.close", "code": 4004})
+        found = compiled.ws.lookup("GET", path) if compiled.ws is not None else None
+        if found is None:
+            if compiled.root_mount is not None:
+                await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
+                return
+            await receive()
+            await send({"type": "websocket.close", "code": 4004})
+            return
+        entry, params = found
+        scope["path_params"] = params
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        for key, value in self._state.items():
+            state.setdefault(key, value)
+        await self._serve_websocket(entry, WebSocket(scope, receive, send))
+
+    async def _rsgi_websocket(self, scope: Any, protocol: Any) -> None:
+        compiled = self._compiled
+        if self.router._compiled is not compiled or compiled is None:
+            compiled = self._compile()
+        found = compiled.ws.lookup("GET", scope.path) if compiled.ws is not None else None
+        if found is None:
+            protocol.close(4004)
+            return
+        entry, params = found
+        websocket = WebSocket._from_rsgi(scope, protocol, params)
+        websocket._state = State(dict(self._state))
+        await self._serve_websocket(entry, websocket)
+
+    async def _serve_websocket(self, entry: RouteEntry, websocket: WebSocket) -> None:
+        """Run a WebSocket handler: origin check, size limit, errors mapped to close codes."""
+        config = self.config
+        websocket._max_size = config.websocket_max_message_size or (1 << 62)
+        origins = config.websocket_origins
+        if origins is not None:
+            origin = websocket.headers.get("origin")
+            if origin is not None and "*" not in origins and origin not in origins:
+                self.logger.warning("WebSocket %s refused: origin %r", websocket.path, origin)
+                await websocket.deny(403, "Origin not allowed")
+                return
+        try:
+            await entry.call(websocket)
+        except WebSocketDisconnect:
+            pass
+        except HTTPError as exc:
+            if not websocket.accepted and not websocket.closed:
+                await websocket.deny(exc.status_code, exc.detail, _header_dict(exc.headers))
+            elif not websocket.closed:
+                await websocket.close(1008, str(exc.detail)[:120])
+        except Exception as exc:
+            handler = self._find_handler(exc)
+            if handler is not None:
+                try:
+                    result = handler(websocket, exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    self.logger.exception(
+                        "Exception handler failed for WebSocket %s", websocket.path
+                    )
+            else:
+                self.logger.exception("Unhandled error in WebSocket %s", websocket.path)
+            if not websocket.closed:
+                try:
+                    await websocket.close(1011)
+                except Exception:
+                    pass
+        else:
+            if not websocket.closed:
+                try:
+                    await websocket.close(1000)
+                except Exception:
+                    pass
 
     def _mounted_scope(self, scope: Scope, prefix: str) -> Scope:
         child = dict(scope)
@@ -573,7 +651,7 @@ class App:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         """Serve one RSGI request or websocket."""
         if scope.proto != "http":
-            protocol.close(4004)
+            await self._rsgi_websocket(scope, protocol)
             return
         compiled = self._compiled
         if self.router._compiled is not compiled or compiled is None:
@@ -810,7 +888,8 @@ class _MiddlewareApp(App):
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         """Serve one RSGI request through the ASGI middleware chain."""
         if scope.proto != "http":
-            protocol.close(4004)
+            # The ASGI adapter speaks HTTP only: WebSockets skip user middleware on this door.
+            await self._rsgi_websocket(scope, protocol)
             return
         assert self._chain is not None
         await call_asgi_over_rsgi(self._chain, asgi_scope_from_rsgi(scope, {}), protocol)
@@ -886,6 +965,10 @@ async def _wait_asgi_disconnect(receive: Receive) -> None:
 
 async def _nothing() -> None:
     return None
+
+
+def _header_dict(headers: Any) -> dict[str, str]:
+    return dict(header_pairs(headers)) if headers else {}
 
 
 async def _await_call(function: Callable[[], Awaitable[Any]]) -> Any:

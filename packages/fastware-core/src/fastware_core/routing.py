@@ -303,10 +303,18 @@ class _Registered(NamedTuple):
 class CompiledRouter:
     """The indexed form of a router, rebuilt whenever the router (or an included one) changes."""
 
-    __slots__ = ("entries", "has_tree", "methods", "mounts", "root_mount", "static", "tree")
+    __slots__ = ("entries", "has_tree", "methods", "mounts", "root_mount", "static", "tree", "ws")
 
-    def __init__(self, entries: list[RouteEntry], mounts: list[_Mount]) -> None:
+    def __init__(
+        self,
+        entries: list[RouteEntry],
+        mounts: list[_Mount],
+        ws_entries: list[RouteEntry] | None = None,
+    ) -> None:
         self.entries = entries
+        # WebSocket routes live in their own table (looked up with method GET), so they can
+        # never answer an HTTP request.
+        self.ws = CompiledRouter(ws_entries, []) if ws_entries else None
         self.static: dict[str, dict[str, RouteEntry]] = {}
         self.tree = _Node()
         self.has_tree = False
@@ -426,6 +434,7 @@ class Router:
 
     def __init__(self) -> None:
         self._routes: list[_Registered] = []
+        self._ws_routes: list[_Registered] = []
         self._mounts: list[_Mount] = []
         self._includes: list[_Include] = []
         self._parents: weakref.WeakSet[Router] = weakref.WeakSet()
@@ -532,6 +541,32 @@ class Router:
         """Decorator for an OPTIONS route."""
         return self._verb("OPTIONS", path, deps, response_model)
 
+    def add_ws_route(
+        self, path: str, handler: Callable[..., Any], *, deps: Mapping[str, Any] | None = None
+    ) -> None:
+        """Register an async WebSocket handler, called as ``handler(websocket, **deps)``.
+
+        Raises:
+            RouteDefinitionError: for a sync handler or an invalid pattern.
+        """
+        if not _is_async_callable(handler):
+            raise RouteDefinitionError(f"WebSocket handler for {path} must be async")
+        segments = parse_path(path)
+        deps_dict = dict(deps) if deps else None
+        self._ws_routes.append(_Registered("GET", segments, handler, deps_dict, None, handler))
+        self._touch()
+
+    def ws(
+        self, path: str, *, deps: Mapping[str, Any] | None = None
+    ) -> Callable[[HandlerT], HandlerT]:
+        """Decorator for a WebSocket route (same path syntax as HTTP routes)."""
+
+        def register(handler: HandlerT) -> HandlerT:
+            self.add_ws_route(path, handler, deps=deps)
+            return handler
+
+        return register
+
     def include_router(
         self,
         other: Router,
@@ -576,9 +611,16 @@ class Router:
 
     def _flatten(
         self, prefix: tuple[ParsedSegment, ...], deps: dict[str, Any] | None
-    ) -> tuple[list[RouteEntry], list[_Mount]]:
+    ) -> tuple[list[RouteEntry], list[_Mount], list[RouteEntry]]:
         entries: list[RouteEntry] = []
         mounts: list[_Mount] = []
+        ws_entries: list[RouteEntry] = []
+        for reg in self._ws_routes:
+            merged = {**deps, **reg.deps} if deps and reg.deps else (reg.deps or deps)
+            segments = prefix + reg.segments if prefix else reg.segments
+            if prefix and segments[-1] == ParsedSegment("", None) and len(segments) > 1:
+                segments = segments[:-1]
+            ws_entries.append(RouteEntry(reg.method, segments, reg.handler, merged, None, reg.call))
         for reg in self._routes:
             merged = {**deps, **reg.deps} if deps and reg.deps else (reg.deps or deps)
             segments = prefix + reg.segments if prefix else reg.segments
@@ -598,17 +640,18 @@ class Router:
             mounts.append(_Mount(full, mount.app))
         for inc in self._includes:
             inner_deps = {**deps, **inc.deps} if deps and inc.deps else (inc.deps or deps)
-            sub_entries, sub_mounts = inc.router._flatten(prefix + inc.prefix, inner_deps)
+            sub_entries, sub_mounts, sub_ws = inc.router._flatten(prefix + inc.prefix, inner_deps)
             entries.extend(sub_entries)
             mounts.extend(sub_mounts)
-        return entries, mounts
+            ws_entries.extend(sub_ws)
+        return entries, mounts, ws_entries
 
     def compile(self) -> CompiledRouter:
         """The indexed router (cached until the next change)."""
         compiled = self._compiled
         if compiled is None:
-            entries, mounts = self._flatten((), None)
-            compiled = self._compiled = CompiledRouter(entries, mounts)
+            entries, mounts, ws_entries = self._flatten((), None)
+            compiled = self._compiled = CompiledRouter(entries, mounts, ws_entries)
         return compiled
 
     # -- lookup (0.6.3 public and private API) --------------------------------------------
@@ -635,6 +678,21 @@ class Router:
     def allowed_methods(self, path: str) -> set[str]:
         """The methods of every route whose pattern matches ``path`` (HEAD where GET is)."""
         return self.compile().allowed_methods(path)
+
+    def match_ws(self, path: str) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+        """``(handler, path_params)`` of the WebSocket route for ``path``, or ``None``."""
+        found = self._match_ws_with_deps(path)
+        return None if found is None else (found[0], found[1])
+
+    def _match_ws_with_deps(
+        self, path: str
+    ) -> tuple[Callable[..., Any], dict[str, Any], dict[str, Any]] | None:
+        table = self.compile().ws
+        found = table.lookup("GET", path) if table is not None else None
+        if found is None:
+            return None
+        entry, params = found
+        return entry.handler, params, dict(entry.deps or {})
 
     @property
     def mounts(self) -> list[tuple[str, ASGIApp]]:

@@ -24,8 +24,17 @@ from ._lifespan import LifespanDriver
 from .datastructures import Headers
 from .request import parse_cookie_header
 from .types import ASGIApp
+from .websocket import WebSocketDisconnect
 
-__all__ = ("AsyncTestClient", "TestClient", "TestResponse", "TestStreamResponse")
+__all__ = (
+    "AsyncTestClient",
+    "AsyncWebSocketSession",
+    "TestClient",
+    "TestResponse",
+    "TestStreamResponse",
+    "WebSocketDenied",
+    "WebSocketTestSession",
+)
 
 T = TypeVar("T")
 
@@ -256,6 +265,154 @@ class TestStreamResponse(_ResponseBase):
         return msgspec.json.decode(self.content)
 
 
+class WebSocketDenied(Exception):
+    """The app refused the WebSocket handshake with an HTTP response."""
+
+    __test__ = False
+
+    def __init__(self, status_code: int, headers: Headers, content: bytes) -> None:
+        super().__init__(f"WebSocket handshake denied with {status_code}")
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+    def json(self) -> Any:
+        """The denial body decoded as JSON."""
+        return msgspec.json.decode(self.content)
+
+
+class AsyncWebSocketSession:
+    """A WebSocket connected to the app in-process (from ``websocket_connect``)."""
+
+    __test__ = False
+
+    def __init__(self, app: ASGIApp, scope: dict[str, Any], grace: float) -> None:
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._grace = grace
+        self._app = app
+        self._scope = scope
+        self._task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.accepted_subprotocol: str | None = None
+        self.accept_headers: Headers = Headers()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    async def _run(self) -> None:
+        try:
+            await self._app(self._scope, self._to_app.get, self._send)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self._from_app.put_nowait(None)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self._from_app.put_nowait(message)
+
+    async def _next(self) -> dict[str, Any]:
+        message = await self._from_app.get()
+        if message is None:
+            self._from_app.put_nowait(None)
+            if self.error is not None:
+                raise self.error
+            self.close_code = self.close_code or 1006
+            raise WebSocketDisconnect(self.close_code, "The application returned")
+        return message
+
+    async def _connect(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self._to_app.put({"type": "websocket.connect"})
+        message = await self._next()
+        kind = message["type"]
+        if kind == "websocket.accept":
+            self.accepted_subprotocol = message.get("subprotocol")
+            self.accept_headers = Headers(
+                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                for k, v in message.get("headers") or ()
+            )
+            return
+        if kind == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            self.close_reason = message.get("reason") or ""
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        if kind == "websocket.http.response.start":
+            headers = Headers(
+                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                for k, v in message.get("headers") or ()
+            )
+            body = b""
+            while True:
+                part = await self._next()
+                body += part.get("body", b"")
+                if not part.get("more_body", False):
+                    break
+            raise WebSocketDenied(int(message["status"]), headers, body)
+        raise RuntimeError(f"Unexpected message {kind!r} during the handshake")
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message to the app."""
+        await self._to_app.put({"type": "websocket.receive", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message to the app."""
+        await self._to_app.put({"type": "websocket.receive", "bytes": data})
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send ``data`` as JSON (text frame, or binary with ``mode="binary"``)."""
+        encoded = msgspec.json.encode(data)
+        if mode == "binary":
+            await self.send_bytes(encoded)
+        else:
+            await self.send_text(encoded.decode())
+
+    async def receive(self) -> dict[str, Any]:
+        """The next ``websocket.send`` message from the app.
+
+        Raises:
+            WebSocketDisconnect: when the app closed the connection (code and reason kept).
+        """
+        message = await self._next()
+        if message["type"] == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            self.close_reason = message.get("reason") or ""
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        return message
+
+    async def receive_text(self) -> str:
+        """The next message as text."""
+        message = await self.receive()
+        text = message.get("text")
+        if text is None:
+            raise TypeError("Expected a text frame, got a binary one")
+        return str(text)
+
+    async def receive_bytes(self) -> bytes:
+        """The next message as bytes."""
+        message = await self.receive()
+        data = message.get("bytes")
+        if data is None:
+            raise TypeError("Expected a binary frame, got a text one")
+        return bytes(data)
+
+    async def receive_json(self) -> Any:
+        """The next message decoded as JSON (text or binary frame)."""
+        message = await self.receive()
+        raw = message.get("text")
+        return msgspec.json.decode(raw.encode() if raw is not None else message["bytes"])
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Disconnect and wait for the app's handler to finish."""
+        await self._to_app.put({"type": "websocket.disconnect", "code": code, "reason": reason})
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self._grace)
+            except TimeoutError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+
 class AsyncTestClient:
     """Drive an ASGI app in-process: ``async with AsyncTestClient(app) as client:``.
 
@@ -477,6 +634,39 @@ class AsyncTestClient:
         if error is not None and self.raise_server_exceptions and not isinstance(error, OSError):
             raise error
 
+    @asynccontextmanager
+    async def websocket_connect(
+        self,
+        url: str,
+        *,
+        subprotocols: list[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[AsyncWebSocketSession]:
+        """Open a WebSocket to the app: ``async with client.websocket_connect("/ws") as ws:``.
+
+        Raises:
+            WebSocketDisconnect: when the app closes before accepting (e.g. 4004).
+            WebSocketDenied: when the app refuses the handshake with an HTTP response.
+        """
+        scope, _, _ = self._build("GET", url, params, headers, None, None, _NO_JSON, None)
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        scope["subprotocols"] = list(subprotocols or [])
+        scope["extensions"] = {"websocket.http.response": {}}
+        for key in ("method", "http_version"):
+            scope.pop(key, None)
+        if subprotocols:
+            scope["headers"].append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
+        session = AsyncWebSocketSession(self.app, scope, self.timeout)
+        try:
+            await session._connect()
+            yield session
+        finally:
+            await session.close()
+        if session.error is not None and self.raise_server_exceptions:
+            raise session.error
+
     async def get(self, url: str, **kwargs: Any) -> TestResponse:
         """Send a GET request."""
         return await self.request("GET", url, **kwargs)
@@ -603,6 +793,62 @@ async def _anext(iterator: AsyncIterator[T]) -> T:
     return await iterator.__anext__()
 
 
+class WebSocketTestSession:
+    """The synchronous view of an :class:`AsyncWebSocketSession`."""
+
+    __test__ = False
+
+    def __init__(
+        self, portal: _LoopThread, inner: AsyncWebSocketSession, timeout: float | None
+    ) -> None:
+        self._portal = portal
+        self._inner = inner
+        self._timeout = timeout
+
+    @property
+    def accepted_subprotocol(self) -> str | None:
+        """The subprotocol the app accepted."""
+        return self._inner.accepted_subprotocol
+
+    @property
+    def close_code(self) -> int | None:
+        """The code the app closed with, once it did."""
+        return self._inner.close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The reason the app closed with."""
+        return self._inner.close_reason
+
+    def send_text(self, data: str) -> None:
+        """Send a text message."""
+        self._portal.call(self._inner.send_text(data), self._timeout)
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        self._portal.call(self._inner.send_bytes(data), self._timeout)
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send JSON."""
+        self._portal.call(self._inner.send_json(data, mode), self._timeout)
+
+    def receive_text(self) -> str:
+        """The next text message."""
+        return self._portal.call(self._inner.receive_text(), self._timeout)
+
+    def receive_bytes(self) -> bytes:
+        """The next binary message."""
+        return self._portal.call(self._inner.receive_bytes(), self._timeout)
+
+    def receive_json(self) -> Any:
+        """The next message as JSON."""
+        return self._portal.call(self._inner.receive_json(), self._timeout)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Disconnect."""
+        self._portal.call(self._inner.close(code, reason), self._timeout)
+
+
 class TestClient:
     """The synchronous test client: the same surface as :class:`AsyncTestClient`.
 
@@ -698,6 +944,20 @@ class TestClient:
         inner = portal.call(manager.__aenter__(), self.timeout)
         try:
             yield _SyncStream(portal, inner, self.timeout)
+        except BaseException as exc:
+            portal.call(manager.__aexit__(type(exc), exc, exc.__traceback__), self.timeout)
+            raise
+        else:
+            portal.call(manager.__aexit__(None, None, None), self.timeout)
+
+    @contextmanager
+    def websocket_connect(self, url: str, **kwargs: Any) -> Iterator[WebSocketTestSession]:
+        """Open a WebSocket to the app: ``with client.websocket_connect("/ws") as ws:``."""
+        portal = self._open()
+        manager = self._async.websocket_connect(url, **kwargs)
+        inner = portal.call(manager.__aenter__(), self.timeout)
+        try:
+            yield WebSocketTestSession(portal, inner, self.timeout)
         except BaseException as exc:
             portal.call(manager.__aexit__(type(exc), exc, exc.__traceback__), self.timeout)
             raise
