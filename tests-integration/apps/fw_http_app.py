@@ -30,6 +30,7 @@ from fastware_core import (
     Router,
     StreamResponse,
     TextResponse,
+    WebSocket,
     create_app,
     set_cookie,
 )
@@ -358,6 +359,45 @@ def _lifespan_log(event: str) -> None:
             log.write(f"{event} {os.getpid()}\n")
 
 
+# -- WebSockets -------------------------------------------------------------------------------
+
+
+@router.ws("/ws/echo/{room}")
+async def ws_echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json(
+        {
+            "room": websocket.path_params["room"],
+            "q": websocket.query_params.get("q"),
+            "started_by": websocket.state.get("started_by"),
+        }
+    )
+    async for text in websocket.iter_text():
+        if text == "bye":
+            await websocket.close(4000, "bye")
+            return
+        await websocket.send_text(text.upper())
+
+
+@router.ws("/ws/bytes")
+async def ws_bytes(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for data in websocket.iter_bytes():
+        await websocket.send_bytes(data[::-1])
+
+
+@router.ws("/ws/fail")
+async def ws_fail(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.receive_text()
+    raise RuntimeError("handler failed")
+
+
+@router.ws("/ws/forbidden")
+async def ws_forbidden(websocket: WebSocket) -> None:
+    raise HTTPError(403, "Not for you")
+
+
 @asynccontextmanager
 async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
     _lifespan_log("startup")
@@ -372,4 +412,6 @@ app = create_app(
     lifespan=lifespan,
     max_body_size=MAX_BODY_SIZE,
     exception_handlers={TeapotError: handle_teapot},
+    websocket_origins=["http://allowed.example"],
+    websocket_max_message_size=64 * 1024,
 )

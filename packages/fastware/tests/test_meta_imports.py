@@ -8,7 +8,7 @@ import pytest
 
 import fastware
 
-COMPAT_MODULES = ("app", "request", "responses", "routing", "testing", "types")
+COMPAT_MODULES = ("app", "request", "responses", "routing", "testing", "types", "websocket")
 HEAVY = ("granian", "jwt", "bcrypt", "redis", "httpx", "fastware_core")
 
 

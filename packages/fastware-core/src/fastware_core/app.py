@@ -326,7 +326,7 @@ class App:
             compiled = self._compile()
         found = compiled.ws.lookup("GET", scope.path) if compiled.ws is not None else None
         if found is None:
-            protocol.close(4004)
+            protocol.close(403)  # before accept RSGI takes an HTTP status, as ASGI servers send
             return
         entry, params = found
         websocket = WebSocket._from_rsgi(scope, protocol, params)

@@ -148,11 +148,12 @@ class _RSGITransport(_Transport):
         await self.transport.send_bytes(data)
 
     async def close(self, code: int, reason: str) -> None:
-        # RSGI's close carries no reason phrase.
-        self.protocol.close(code)
+        # Before accept() Granian's close() takes an HTTP status for the handshake answer;
+        # after it, Granian (2.8) sends a close frame without code or reason.
+        self.protocol.close(code if self.transport is not None else 403)
 
     async def deny(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
-        self.protocol.close(status)
+        self.protocol.close(status if 400 <= status < 600 else 403)
 
 
 class WebSocket:
