@@ -148,9 +148,6 @@ def test_config_and_keywords_are_layered(router: Router) -> None:
 @pytest.mark.parametrize(
     "setting",
     [
-        {"static_dir": "static"},
-        {"spa_fallback": "index.html"},
-        {"sw_mode": "off"},
         {"cors_origins": ["https://example.com"]},
         {"trusted_hosts": ["example.com"]},
         {"vite_dev_port": 5173},

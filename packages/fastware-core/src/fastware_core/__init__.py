@@ -36,6 +36,7 @@ from .responses import (
     set_cookie,
 )
 from .routing import Router
+from .staticfiles import SPAFallback, StaticFiles
 from .testing import AsyncTestClient, TestClient
 from .types import Receive, Scope, Send
 from .websocket import WebSocket, WebSocketDisconnect
@@ -65,9 +66,11 @@ __all__ = (
     "Response",
     "RouteDefinitionError",
     "Router",
+    "SPAFallback",
     "Scope",
     "Send",
     "State",
+    "StaticFiles",
     "StreamResponse",
     "TestClient",
     "TextResponse",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +21,13 @@ from typing import Any
 import msgspec
 
 from ._deadlines import Deadlines
+from ._filesend import (
+    asgi_headers,
+    send_file_asgi,
+    send_file_rsgi,
+    send_static_asgi,
+    send_static_rsgi,
+)
 from ._json import DEFAULT_MAX_DEPTH, encode_json
 from ._lifespan import LifespanDriver
 from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
@@ -36,6 +42,7 @@ from .responses import (
     header_pairs,
 )
 from .routing import CompiledRouter, RouteEntry, Router
+from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
 from .types import ASGIApp, Receive, Scope, Send
 from .websocket import WebSocket, WebSocketDisconnect
 
@@ -50,6 +57,7 @@ except ImportError:  # pragma: no cover
     _current_task = asyncio.current_task
 
 _RAISE_KEY = "fastware.raise_server_exceptions"
+_CONTINUE: Any = object()
 _JSON = "application/json"
 _NOT_FOUND = b'{"detail":"Not found"}'
 _SERVER_ERROR = b'{"detail":"Internal server error"}'
@@ -62,15 +70,16 @@ class AppConfig:
     middleware: list[Callable[[ASGIApp], ASGIApp]] | None = None
     """ASGI middleware factories, called as ``mw(app)``; the first ends up outermost."""
     static_dir: str | Path | None = None
-    """Directory of static files (not available in this release yet)."""
+    """Directory of static files, served under ``static_path`` (see docs/static-files.md)."""
     static_path: str = "/assets"
     """URL prefix for static files."""
     spa_fallback: str | Path | None = None
-    """Path to a single-page app's ``index.html`` (not available in this release yet)."""
+    """A single-page app's ``index.html``: served for GETs no route or file answers."""
     api_prefix: str | None = None
     """Paths under this prefix never get the SPA fallback."""
     sw_mode: str | None = None
-    """Service-worker mode ``off``/``cache``/``reset`` (not available in this release yet)."""
+    """Service-worker mode ``off``/``cache``/``reset``: accepted and validated; the service
+    worker runtime itself is not part of this release."""
     legacy_sw_paths: list[str] = field(default_factory=lambda: ["/sw.js"])
     """Service-worker script paths retired in reset mode."""
     foreign_sw_paths: list[str] | None = None
@@ -109,9 +118,6 @@ class AppConfig:
 
 
 _UNAVAILABLE = {
-    "static_dir": "static files",
-    "spa_fallback": "the SPA fallback",
-    "sw_mode": "service-worker modes",
     "cors_origins": "CORSMiddleware",
     "trusted_hosts": "TrustedHostMiddleware",
     "vite_dev_port": "the Vite dev proxy (fastware-dev)",
@@ -177,7 +183,16 @@ class App:
         self._mount_lifespans: list[tuple[str, LifespanDriver]] = []
         self._started = False
         self._lifespan_cm: AbstractAsyncContextManager[Any] | None = None
+        if config.sw_mode not in (None, "off", "cache", "reset"):
+            raise ValueError(f"sw_mode must be 'off', 'cache' or 'reset', got {config.sw_mode!r}")
         self.fastware_sw_mode = config.sw_mode
+        self._static = StaticFiles(config.static_dir) if config.static_dir is not None else None
+        self._static_prefix = "/" + config.static_path.strip("/")
+        self._spa = (
+            SPAFallback(config.spa_fallback, api_prefix=config.api_prefix)
+            if config.spa_fallback is not None
+            else None
+        )
         self._compile()
         self._chain: ASGIApp | None = None
         if config.middleware:
@@ -415,6 +430,11 @@ class App:
         else:
             found = compiled.lookup_tree(method, key)
             if found is None:
+                if self._static is not None or self._spa is not None:
+                    answer = await self._static_answer(compiled, method, path, asgi_headers(scope))
+                    if answer is not _CONTINUE:
+                        await send_static_asgi(send, answer, method == "HEAD")
+                        return
                 if compiled.root_mount is not None:
                     await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
                     return
@@ -518,12 +538,12 @@ class App:
         self, send: Send, receive: Receive, response: Response, head: bool, request: Request
     ) -> None:
         if isinstance(response, FileResponse):
-            await self._asgi_file(send, response, head)
+            await send_file_asgi(send, response, head)
             return
         assert isinstance(response, StreamResponse)
         generator = response.generator
         content_type = _stream_type(response.content_type)
-        headers = _encode_headers(_response_headers(response, content_type, None))
+        headers = _encode_headers(_stream_headers(response, content_type))
         try:
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
@@ -601,36 +621,6 @@ class App:
         except Exception:
             return
 
-    async def _asgi_file(self, send: Send, response: FileResponse, head: bool) -> None:
-        try:
-            size = (await asyncio.to_thread(os.stat, response.path)).st_size
-            handle = None if head else await asyncio.to_thread(open, response.path, "rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
-            await _asgi_send(send, self._error(404, "Not found"), head)
-            return
-        headers = _response_headers(response, response.content_type, size)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": _encode_headers(headers),
-            }
-        )
-        if handle is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        try:
-            while True:
-                chunk = await asyncio.to_thread(handle.read, response.chunk_size)
-                more = len(chunk) == response.chunk_size
-                await send({"type": "http.response.body", "body": chunk, "more_body": more})
-                if not more:
-                    return
-        except OSError:
-            return
-        finally:
-            handle.close()
-
     # -- the RSGI door ------------------------------------------------------------------------
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -674,6 +664,11 @@ class App:
         else:
             found = compiled.lookup_tree(method, key)
             if found is None:
+                if self._static is not None or self._spa is not None:
+                    answer = await self._static_answer(compiled, method, path, scope.headers)
+                    if answer is not _CONTINUE:
+                        await send_static_rsgi(protocol, answer, method == "HEAD")
+                        return
                 if compiled.root_mount is not None:
                     await self._rsgi_mount(scope, protocol, "", compiled.root_mount)
                     return
@@ -759,17 +754,11 @@ class App:
         self, protocol: Any, response: Response, head: bool, request: Request
     ) -> None:
         if isinstance(response, FileResponse):
-            try:
-                size = (await asyncio.to_thread(os.stat, response.path)).st_size
-            except (FileNotFoundError, NotADirectoryError, PermissionError):
-                _rsgi_send(protocol, self._error(404, "Not found"))
-                return
-            headers = _response_headers(response, response.content_type, size)
-            protocol.response_file(response.status, headers, response.path)
+            await send_file_rsgi(protocol, response, head)
             return
         assert isinstance(response, StreamResponse)
         generator = response.generator
-        headers = _response_headers(response, _stream_type(response.content_type), None)
+        headers = _stream_headers(response, _stream_type(response.content_type))
         if head:
             protocol.response_empty(response.status, headers)
             await _aclose(generator)
@@ -857,6 +846,20 @@ class App:
             return 500, _JSON, _SERVER_ERROR, None
         return status, _JSON, body, extra
 
+    async def _static_answer(
+        self, compiled: CompiledRouter, method: str, path: str, headers: HeaderLookup
+    ) -> Any:
+        """A static file or the SPA page for a path no route answered; ``None`` for 404
+        under the static prefix, ``_CONTINUE`` when neither applies."""
+        prefix = self._static_prefix
+        if self._static is not None and (path == prefix or path.startswith(prefix + "/")):
+            return await self._static.respond(method, path[len(prefix) :], headers)
+        if self._spa is not None and not compiled.allowed_methods(path):
+            answer = await self._spa.respond(method, path, headers)
+            if answer is not None:
+                return answer
+        return _CONTINUE
+
     async def _miss(
         self, compiled: CompiledRouter, method: str, path: str, asgi: Scope | None, rsgi: Any
     ) -> Rendered:
@@ -898,16 +901,9 @@ class _MiddlewareApp(App):
 # -- helpers shared by the doors ---------------------------------------------------------------
 
 
-def _response_headers(
-    response: Response, content_type: str, length: int | None
-) -> list[tuple[str, str]]:
+def _stream_headers(response: Response, content_type: str) -> list[tuple[str, str]]:
+    # A stream has no content-length; file responses build their headers in _filesend.
     headers = [("content-type", content_type)]
-    if length is not None:
-        headers.append(("content-length", str(length)))
-    if isinstance(response, FileResponse):
-        disposition = response.disposition()
-        if disposition is not None:
-            headers.append(("content-disposition", disposition))
     headers.extend(response.extra_headers() or ())
     return headers
 

@@ -305,11 +305,22 @@ class FileResponse(Response):
 
     The content type comes from a fixed extension table unless given. ``filename`` adds a
     ``Content-Disposition: attachment`` header. A missing file answers 404.
+
+    ``range`` and ``stat`` are filled in by :class:`~fastware_core.staticfiles.StaticFiles`
+    after it evaluated a request's conditional and ``Range`` headers: with ``range`` set the
+    answer is ``206 Partial Content`` carrying only those bytes and a ``Content-Range``
+    header; status 304 sends the headers without a body. ``stat`` is the ``os.stat_result``
+    the answer was computed from, so the sender does not stat the file a second time.
     """
 
-    __slots__ = ("chunk_size", "content_type", "filename", "path")
+    __slots__ = ("chunk_size", "content_type", "filename", "path", "range", "stat")
 
     streaming: ClassVar[bool] = True
+
+    range: tuple[int, int] | None
+    """The bytes to send as ``(first, last)``, both inclusive as in HTTP; ``None`` for all."""
+    stat: os.stat_result | None
+    """The file's ``os.stat_result`` when already known; ``None`` makes the sender stat it."""
 
     def __init__(
         self,
@@ -321,12 +332,16 @@ class FileResponse(Response):
         *,
         filename: str | None = None,
         chunk_size: int = 64 * 1024,
+        range: tuple[int, int] | None = None,
+        stat: os.stat_result | None = None,
     ) -> None:
         super().__init__(status, headers, cookies)
         self.path = os.fspath(path)
         self.content_type = content_type or guess_content_type(self.path)
         self.filename = filename
         self.chunk_size = chunk_size
+        self.range = range
+        self.stat = stat
 
     def disposition(self) -> str | None:
         """The Content-Disposition value for ``filename``, or ``None``."""
