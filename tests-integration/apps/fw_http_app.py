@@ -318,6 +318,17 @@ async def _three() -> AsyncIterator[bytes | str]:
     yield "thr\u00e9e\n"
 
 
+async def _until_shutdown(app: App) -> AsyncIterator[str]:
+    yield "ready\n"
+    await app.shutting_down.wait()
+    yield "bye\n"
+
+
+@router.get("/stream-until-shutdown")
+async def stream_until_shutdown(request: Request) -> StreamResponse:
+    return StreamResponse(_until_shutdown(request.app), content_type="text/plain")
+
+
 @router.get("/stream-finite")
 async def stream_finite(request: Request) -> StreamResponse:
     return StreamResponse(

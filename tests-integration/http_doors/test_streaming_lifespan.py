@@ -6,6 +6,7 @@ The app counts, per stream key, how often a stream's generator started and how o
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -181,6 +182,39 @@ def test_lifespan_shutdown_runs_on_sigterm(
         f"startup {worker_pid}",
         f"shutdown {worker_pid}",
     ], process.logs()
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_sigterm_tells_open_streams_to_finish_and_the_server_exits(
+    start_granian: StartGranian, interface: str
+) -> None:
+    process = start_granian(MAIN_APP, interface)
+    process.wait_ready()
+    with (
+        httpx.Client(base_url=process.url, timeout=15.0) as http,
+        http.stream("GET", "/stream-until-shutdown") as polite,
+        http.stream("GET", "/stream?key=stubborn") as stubborn,
+    ):
+        lines = polite.iter_lines()
+        assert next(lines) == "ready"
+        stubborn_lines = stubborn.iter_lines()
+        next(stubborn_lines)  # a stream that never looks at the shutdown signal
+        started = time.monotonic()
+        assert process.proc is not None
+        process.proc.send_signal(signal.SIGTERM)
+        if interface == "rsgi":
+            assert list(lines) == ["bye"]  # its last event, then the end of the body
+            for _ in stubborn_lines:  # cancelled after stream_shutdown_grace (5 s)
+                pass
+        else:
+            # Granian's ASGI worker may cut open connections itself when it stops, racing the
+            # last event; what matters is that nothing hangs.
+            try:
+                assert list(lines) == ["bye"]
+            except httpx.RemoteProtocolError:
+                pass
+        assert process.proc.wait(15) == 0, process.logs()
+    assert time.monotonic() - started < 12, process.logs()
 
 
 @pytest.mark.parametrize("interface", INTERFACES)

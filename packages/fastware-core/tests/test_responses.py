@@ -755,3 +755,44 @@ def test_event_stream_content_type_gets_no_charset_parameter() -> None:
         response = client.get("/events")
     assert response.headers["content-type"] == "text/event-stream"
     assert response.text == "data: 1\n\n"
+
+
+@pytest.mark.anyio
+async def test_begin_shutdown_lets_streams_send_a_last_event_and_cancels_stubborn_ones() -> None:
+    router = Router()
+    closed: list[str] = []
+
+    async def polite(app: Any) -> AsyncIterator[str]:
+        yield "ready\n"
+        await app.shutting_down.wait()
+        yield "bye\n"
+
+    async def stubborn() -> AsyncIterator[str]:
+        try:
+            yield "ready\n"
+            await asyncio.sleep(3600)
+        finally:
+            closed.append("stubborn")
+
+    @router.get("/polite")
+    async def polite_route(request: Request) -> StreamResponse:
+        return StreamResponse(polite(request.app), "text/plain")
+
+    @router.get("/stubborn")
+    async def stubborn_route(request: Request) -> StreamResponse:
+        return StreamResponse(stubborn(), "text/plain")
+
+    app = create_app(router, stream_shutdown_grace=0.05, shutdown_signals=False)
+    async with (
+        AsyncTestClient(app) as client,
+        client.stream("GET", "/polite") as first,
+        client.stream("GET", "/stubborn") as second,
+    ):
+        lines = first.aiter_lines()
+        assert await lines.__anext__() == "ready"
+        chunks = second.aiter_bytes()
+        assert await chunks.__anext__() == b"ready\n"
+        app.begin_shutdown()
+        assert [line async for line in lines] == ["bye"]
+        assert [chunk async for chunk in chunks] == []
+    assert closed == ["stubborn"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
@@ -113,6 +115,10 @@ class AppConfig:
     websocket_origins: list[str] | None = None
     """Allowed ``Origin`` values for WebSocket handshakes (``["*"]`` for any); others get 403.
     ``None`` (default) does not check. Handshakes without an Origin (non-browsers) pass."""
+    stream_shutdown_grace: float = 5.0
+    """After shutdown begins, seconds open streams get to finish before they are cancelled."""
+    shutdown_signals: bool = True
+    """Chain onto SIGTERM/SIGINT (when the server handles them) to start the stream shutdown."""
     websocket_max_message_size: int | None = 1024 * 1024
     """Largest WebSocket message accepted; a bigger one closes the connection with 1009."""
 
@@ -183,6 +189,10 @@ class App:
         self._mount_lifespans: list[tuple[str, LifespanDriver]] = []
         self._started = False
         self._lifespan_cm: AbstractAsyncContextManager[Any] | None = None
+        self._streams: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._closing_event: asyncio.Event | None = None
+        self._previous_signals: dict[int, Any] = {}
         if config.sw_mode not in (None, "off", "cache", "reset"):
             raise ValueError(f"sw_mode must be 'off', 'cache' or 'reset', got {config.sw_mode!r}")
         self.fastware_sw_mode = config.sw_mode
@@ -220,6 +230,65 @@ class App:
 
     # -- lifespan --------------------------------------------------------------------------
 
+    # -- shutting down open streams -----------------------------------------------------------
+
+    @property
+    def shutting_down(self) -> asyncio.Event:
+        """Set when the server starts shutting down: a stream can wait on it, send a last
+        event and return (``await request.app.shutting_down.wait()``)."""
+        event = self._closing_event
+        if event is None:
+            event = self._closing_event = asyncio.Event()
+            if self._closing:
+                event.set()
+        return event
+
+    def begin_shutdown(self, grace: float | None = None) -> None:
+        """Tell open streams to finish; cancel those still running ``grace`` seconds later
+        (``stream_shutdown_grace`` by default). Call it from the app's event loop."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._closing_event is not None:
+            self._closing_event.set()
+        if self._streams:
+            delay = self.config.stream_shutdown_grace if grace is None else grace
+            asyncio.get_running_loop().call_later(delay, self._cancel_streams)
+
+    def _cancel_streams(self) -> None:
+        for task in list(self._streams):
+            task.cancel()
+
+    def _chain_shutdown_signals(self) -> None:
+        # Servers handle SIGTERM/SIGINT with loop signal handlers, which leave a Python-level
+        # handler in place and dispatch through the loop's wakeup fd. Replacing that Python
+        # handler with one that also starts our stream shutdown keeps the server's own
+        # handling intact. Only a callable previous handler is chained, so a signal is never
+        # swallowed.
+        if not self.config.shutdown_signals:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def on_signal(number: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.begin_shutdown)
+                previous(number, frame)
+
+            signal.signal(signum, on_signal)
+            self._previous_signals[signum] = previous
+
+    def _restore_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, previous in self._previous_signals.items():
+            signal.signal(signum, previous)
+        self._previous_signals.clear()
+
     async def startup(self) -> None:
         """Enter the user's lifespan and start mounted apps' lifespans, in order.
 
@@ -228,6 +297,9 @@ class App:
         """
         if self._started:
             return
+        self._closing = False
+        self._closing_event = None
+        self._chain_shutdown_signals()
         lifespan = self.config.lifespan
         self._lifespan_cm = lifespan(self) if lifespan is not None else None
         if self._lifespan_cm is not None:
@@ -263,9 +335,11 @@ class App:
         Raises:
             FastwareError: naming every error met, after all of them ran.
         """
+        self._restore_signals()
         if not self._started:
             return
         self._started = False
+        self.begin_shutdown(0)
         errors = await self._stop_mounts()
         cm, self._lifespan_cm = self._lifespan_cm, None
         if cm is not None:
@@ -577,6 +651,8 @@ class App:
         """
         loop = asyncio.get_running_loop()
         pump = loop.create_task(self._pump(generator, write, finish, request))
+        self._streams.add(pump)
+        pump.add_done_callback(self._streams.discard)
         watcher = loop.create_task(_await_call(wait_disconnect))
         try:
             await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)

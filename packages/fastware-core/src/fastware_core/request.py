@@ -127,6 +127,11 @@ class Request:
         app = self._app
         return DEFAULT_MAX_DEPTH if app is None else cast(int, app._max_depth)
 
+    @property
+    def app(self) -> Any:
+        """The application serving this request (``None`` for a request built by hand)."""
+        return self._app
+
     # -- request line -----------------------------------------------------------------------
 
     @property
