@@ -370,6 +370,12 @@ def _lifespan_log(event: str) -> None:
             log.write(f"{event} {os.getpid()}\n")
 
 
+@router.get("/middleware-view")
+async def middleware_view(request: Request) -> dict[str, Any]:
+    timing = request.app.request_timing
+    return {"request_id": request.state.request_id, "count": timing.request_count}
+
+
 # -- WebSockets -------------------------------------------------------------------------------
 
 
@@ -424,5 +430,6 @@ app = create_app(
     max_body_size=MAX_BODY_SIZE,
     exception_handlers={TeapotError: handle_teapot},
     websocket_origins=["http://allowed.example"],
+    cors_origins=["http://allowed.example"],
     websocket_max_message_size=64 * 1024,
 )

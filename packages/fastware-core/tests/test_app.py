@@ -148,8 +148,6 @@ def test_config_and_keywords_are_layered(router: Router) -> None:
 @pytest.mark.parametrize(
     "setting",
     [
-        {"cors_origins": ["https://example.com"]},
-        {"trusted_hosts": ["example.com"]},
         {"vite_dev_port": 5173},
     ],
 )
@@ -617,3 +615,80 @@ def test_middleware_sees_the_lifespan(router: Router) -> None:
     app = create_app(router, lifespan=lifespan, middleware=[header_middleware(b"x-mw", [])])
     with TestClient(app):
         assert events == ["startup"]
+
+
+# -- the framework's own middleware, switched on by create_app ---------------------------------
+
+
+def _hello(router: Router) -> Router:
+    @router.get("/")
+    async def hello(request: Request) -> dict[str, str]:
+        return {"hello": "world"}
+
+    return router
+
+
+class _ErrorSpy:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def append(self, **row: Any) -> None:
+        self.rows.append(row)
+
+
+def test_default_app_sends_request_ids_and_counts_requests(router: Router) -> None:
+    app = create_app(_hello(router))
+    with TestClient(app) as client:
+        first = client.get("/")
+        second = client.get("/")
+    assert len(first.headers["x-request-id"]) == 32
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert app.request_timing is not None
+    assert app.request_timing.request_count == 2
+
+
+def test_request_id_and_timing_switch_off(router: Router) -> None:
+    app = create_app(_hello(router), request_id=False, request_timing=False)
+    with TestClient(app) as client:
+        assert "x-request-id" not in client.get("/").headers
+    assert app.request_timing is None
+
+
+def test_cors_wildcard_works_without_credentials(router: Router) -> None:
+    with TestClient(create_app(_hello(router), cors_origins=["*"])) as client:
+        response = client.get("/", headers={"Origin": "https://any.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_trusted_hosts_ignore_the_port_and_reject_others(router: Router) -> None:
+    app = create_app(_hello(router), trusted_hosts=["example.com", "*.example.org"])
+    with TestClient(app, base_url="http://example.com:8000") as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/", headers={"Host": "api.example.org"}).status_code == 200
+        rejected = client.get("/", headers={"Host": "evil.example"})
+    assert rejected.status_code == 400
+    assert rejected.json() == {"detail": "Invalid host header"}
+
+
+def test_server_errors_are_reported_to_the_error_log() -> None:
+    router = Router()
+
+    @router.get("/fail")
+    async def fail(request: Request) -> None:
+        raise RuntimeError("down")
+
+    spy = _ErrorSpy()
+    app = create_app(router, error_log=spy)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/fail")
+    assert response.status_code == 500
+    assert spy.rows == [
+        {
+            "method": "GET",
+            "path": "/fail",
+            "status_code": 500,
+            "detail": "GET /fail returned 500",
+            "request_id": response.headers["x-request-id"],
+        }
+    ]

@@ -128,6 +128,7 @@ def test_get_serves_the_file_with_validators(client: TestClient, assets: Path) -
         "etag",
         "last-modified",
         "cache-control",
+        "x-request-id",  # appended by the default RequestID middleware
     ]
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert response.headers["content-length"] == str(len(APP_JS))

@@ -13,6 +13,7 @@ import inspect
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
@@ -32,9 +33,18 @@ from ._filesend import (
 )
 from ._json import DEFAULT_MAX_DEPTH, encode_json
 from ._lifespan import LifespanDriver
+from ._native_hooks import HookedProtocol, RSGIConnection
 from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
+from .middleware import (
+    CORSMiddleware,
+    HookMiddleware,
+    RequestIDMiddleware,
+    RequestTimingMiddleware,
+    TrustedHostMiddleware,
+    answer_headers,
+)
 from .request import Request
 from .responses import (
     FileResponse,
@@ -69,7 +79,7 @@ _SERVER_ERROR = b'{"detail":"Internal server error"}'
 class AppConfig:
     """Settings for :func:`create_app` (every field can also be passed as a keyword)."""
 
-    middleware: list[Callable[[ASGIApp], ASGIApp]] | None = None
+    middleware: list[Callable[[ASGIApp], ASGIApp] | HookMiddleware] | None = None
     """ASGI middleware factories, called as ``mw(app)``; the first ends up outermost."""
     static_dir: str | Path | None = None
     """Directory of static files, served under ``static_path`` (see docs/static-files.md)."""
@@ -95,17 +105,20 @@ class AppConfig:
     dependency_overrides: dict[Any, Any] | None = None
     """Factory -> replacement factory, kept by reference (used by fastware-di)."""
     cors_origins: list[str] | None = None
-    """Origins allowed by CORS (not available in this release yet)."""
+    """Origins allowed by CORS (``["*"]`` for any, without credentials)."""
     trusted_hosts: list[str] | None = None
-    """Accepted Host headers (not available in this release yet)."""
+    """Accepted Host names (port ignored, ``*.example.com`` allowed); others get 400."""
     request_id: bool = True
-    """Add request ids (arrives with the middleware suite)."""
+    """Give every request an id (``request.state.request_id``, ``x-request-id``)."""
     request_timing: bool = True
-    """Time requests (arrives with the middleware suite)."""
+    """Count and time requests (``app.request_timing``); report 5xx to ``error_log``."""
     vite_dev_port: int | None = None
     """Proxy to a Vite dev server on this port (provided by fastware-dev)."""
     vite_backend_prefixes: list[str] | None = None
     """Paths the Vite proxy always sends to the backend (provided by fastware-dev)."""
+    error_log: Any = None
+    """Anything with ``append(method=, path=, status_code=, detail=, request_id=)``: 5xx
+    answers are reported to it (the fastware-errorlog seam)."""
     max_body_size: int | None = 10 * 1024 * 1024
     """Largest accepted request body in bytes (413 beyond); ``None`` for no limit."""
     max_json_depth: int = DEFAULT_MAX_DEPTH
@@ -124,8 +137,6 @@ class AppConfig:
 
 
 _UNAVAILABLE = {
-    "cors_origins": "CORSMiddleware",
-    "trusted_hosts": "TrustedHostMiddleware",
     "vite_dev_port": "the Vite dev proxy (fastware-dev)",
     "vite_backend_prefixes": "the Vite dev proxy (fastware-dev)",
 }
@@ -163,7 +174,9 @@ class App:
     def __new__(cls, router: Router, config: AppConfig) -> App:
         # With user middleware every request goes through the ASGI chain: a subclass keeps
         # that branch off the hot path of apps without middleware.
-        if cls is App and config.middleware:
+        if cls is App and _wants_hooks(config):
+            cls = _HookedApp
+        elif cls is App and config.middleware:
             cls = _MiddlewareApp
         return super().__new__(cls)
 
@@ -204,10 +217,17 @@ class App:
             else None
         )
         self._compile()
+        self._hooks: tuple[HookMiddleware, ...] = tuple(_builtin_hooks(config)) + tuple(
+            entry for entry in config.middleware or () if isinstance(entry, HookMiddleware)
+        )
+        self.request_timing: RequestTimingMiddleware | None = next(
+            (h for h in self._hooks if isinstance(h, RequestTimingMiddleware)), None
+        )
+        factories = [m for m in config.middleware or () if not isinstance(m, HookMiddleware)]
         self._chain: ASGIApp | None = None
-        if config.middleware:
+        if factories:
             chain: ASGIApp = partial(App.__call__, self)
-            for factory in reversed(config.middleware):
+            for factory in reversed(factories):
                 chain = factory(chain)
             self._chain = chain
 
@@ -972,6 +992,93 @@ class _MiddlewareApp(App):
             return
         assert self._chain is not None
         await call_asgi_over_rsgi(self._chain, asgi_scope_from_rsgi(scope, {}), protocol)
+
+
+def _wants_hooks(config: AppConfig) -> bool:
+    return bool(
+        config.trusted_hosts
+        or config.cors_origins
+        or config.request_id
+        or config.request_timing
+        or any(isinstance(m, HookMiddleware) for m in config.middleware or ())
+    )
+
+
+def _builtin_hooks(config: AppConfig) -> list[HookMiddleware]:
+    # The order of fastware 0.6.3 (outermost first): TrustedHost, CORS, RequestID, timing.
+    hooks: list[HookMiddleware] = []
+    if config.trusted_hosts:
+        hooks.append(TrustedHostMiddleware(allowed_hosts=config.trusted_hosts))
+    if config.cors_origins:
+        hooks.append(CORSMiddleware(allow_origins=config.cors_origins))
+    if config.request_id:
+        hooks.append(RequestIDMiddleware())
+    if config.request_timing:
+        hooks.append(RequestTimingMiddleware(error_log=config.error_log))
+    return hooks
+
+
+class _HookedApp(App):
+    """An app with the framework's own middleware (the default: request id and timing).
+
+    The RSGI door runs the hooks natively around the dispatcher (no ASGI translation); the
+    ASGI door runs the same hook objects as ASGI middleware. User ASGI middleware sits
+    inside them.
+    """
+
+    def __init__(self, router: Router, config: AppConfig) -> None:
+        super().__init__(router, config)
+        hooks = self._hooks
+        self._before_hooks = tuple((i, h) for i, h in enumerate(hooks) if h.uses_before)
+        self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
+        self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
+        self._websocket_hooks = tuple(h for h in hooks if h.applies_to_websocket and h.uses_before)
+        inner: ASGIApp = self._chain if self._chain is not None else partial(App.__call__, self)
+        for hook in reversed(hooks):
+            # The same object serves both doors, so counters and history are shared; a hook
+            # instance therefore belongs to one app.
+            hook.app = inner
+            inner = hook
+        self._hook_chain = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._hook_chain(scope, receive, send)
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        """Serve one RSGI request or websocket with the hooks run natively."""
+        conn = RSGIConnection(scope)
+        if scope.proto != "http":
+            for hook in self._websocket_hooks:
+                if hook.before(conn) is not None:
+                    protocol.close(403)
+                    return
+            await self._rsgi_websocket(scope, protocol)
+            return
+        started = time.perf_counter()
+        for index, hook in self._before_hooks:
+            answer = hook.before(conn)
+            if answer is not None:
+                ran = self._hooks[: index + 1]
+                after = [h for h in reversed(ran) if h.uses_after]
+                HookedProtocol(protocol, conn, after).response_bytes(
+                    answer[0], answer_headers(answer), answer[2]
+                )
+                seconds = time.perf_counter() - started
+                for done in ran:
+                    if done.uses_finished:
+                        done.finished(conn, answer[0], seconds)
+                return
+        hooked = HookedProtocol(protocol, conn, self._after_hooks)
+        try:
+            if self._chain is not None:
+                asgi_scope = asgi_scope_from_rsgi(scope, conn.state)
+                await call_asgi_over_rsgi(self._chain, asgi_scope, hooked)
+            else:
+                await App.__rsgi__(self, scope, hooked)
+        finally:
+            seconds = time.perf_counter() - started
+            for hook in self._finished_hooks:
+                hook.finished(conn, hooked.status, seconds)
 
 
 # -- helpers shared by the doors ---------------------------------------------------------------

@@ -441,7 +441,14 @@ class Request:
                 for key, value in app_state.items():
                     data.setdefault(key, value)
             else:
-                data = dict(app_state)
+                # Hook middleware on the RSGI door leaves its values (the request id) on the
+                # protocol wrapper; request.state shares that dict, like scope["state"].
+                data = getattr(self._disconnect, "state", None)
+                if isinstance(data, dict):
+                    for key, value in app_state.items():
+                        data.setdefault(key, value)
+                else:
+                    data = dict(app_state)
             state = cache["state"] = State(data)
         return state
 

@@ -1,0 +1,53 @@
+"""fastware's middleware suite.
+
+Every class except :class:`GZipMiddleware` is a :class:`HookMiddleware`: the app can run
+its hooks natively on both doors, and the same object works as a plain ASGI middleware
+(``Class(app, **options)``)::
+
+    from fastware_core.middleware import CORSMiddleware
+
+    app = create_app(
+        router,
+        middleware=[lambda app: CORSMiddleware(app, allow_origins=["https://example.com"])],
+    )
+"""
+
+from __future__ import annotations
+
+from .base import (
+    Answer,
+    ASGIConnection,
+    Connection,
+    HookMiddleware,
+    add_vary,
+    answer_headers,
+    error_answer,
+    send_answer,
+)
+from .cors import CORSMiddleware
+from .gzip import GZipMiddleware
+from .https_redirect import HTTPSRedirectMiddleware
+from .request_id import RequestIDMiddleware
+from .security_headers import SecurityHeadersMiddleware
+from .timing import ErrorSink, RequestTimingMiddleware, TimingRecord
+from .trusted_host import TrustedHostMiddleware
+
+__all__ = (
+    "ASGIConnection",
+    "Answer",
+    "CORSMiddleware",
+    "Connection",
+    "ErrorSink",
+    "GZipMiddleware",
+    "HTTPSRedirectMiddleware",
+    "HookMiddleware",
+    "RequestIDMiddleware",
+    "RequestTimingMiddleware",
+    "SecurityHeadersMiddleware",
+    "TimingRecord",
+    "TrustedHostMiddleware",
+    "add_vary",
+    "answer_headers",
+    "error_answer",
+    "send_answer",
+)

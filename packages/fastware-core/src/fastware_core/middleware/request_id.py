@@ -1,0 +1,64 @@
+"""Request ids: accept a well-formed incoming id or make one, store it, echo it back."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from fastware_core.types import ASGIApp
+
+from .base import Answer, Connection, HookMiddleware
+
+__all__ = ("RequestIDMiddleware",)
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class RequestIDMiddleware(HookMiddleware):
+    """Give every HTTP request an id, in ``request.state.request_id`` and a response header.
+
+    An incoming id is used only when ``trust_incoming`` is on and it is 1 to ``max_length``
+    characters from ``A-Z a-z 0-9 . _ : -``; anything else (too long, spaces, quotes,
+    control characters) is replaced by a fresh 32-character hex id, so clients cannot
+    pollute logs or headers. The id is appended to the response headers. Logging context
+    (structlog contextvars and the like) is not touched: bind it in your own middleware
+    from ``request.state.request_id`` if you want it.
+
+    Args:
+        app: The ASGI app to wrap (``None`` when the app drives the hooks itself).
+        header_name: The request and response header carrying the id.
+        trust_incoming: Reuse a valid id sent by the client (or a proxy in front).
+        max_length: The longest incoming id accepted.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        header_name: str = "x-request-id",
+        trust_incoming: bool = True,
+        max_length: int = 128,
+    ) -> None:
+        super().__init__(app)
+        if not _TOKEN.fullmatch(header_name):
+            raise ValueError(f"header_name {header_name!r} is not a valid HTTP header name")
+        if max_length < 1:
+            raise ValueError(f"max_length must be at least 1, got {max_length}")
+        self.header_name = header_name.lower()
+        self.trust_incoming = trust_incoming
+        self.max_length = max_length
+        self._valid = re.compile(rf"[A-Za-z0-9._:-]{{1,{max_length}}}").fullmatch
+
+    def before(self, conn: Connection) -> Answer | None:
+        """Store the request id in ``conn.state["request_id"]``."""
+        incoming = conn.header(self.header_name) if self.trust_incoming else None
+        if incoming is None or self._valid(incoming) is None:
+            incoming = os.urandom(16).hex()
+        conn.state["request_id"] = incoming
+        return None
+
+    def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
+        """Append the id header to the response."""
+        request_id = conn.state.get("request_id")
+        if request_id is not None:
+            headers.append((self.header_name, request_id))

@@ -1,0 +1,132 @@
+"""Request timing: a counter, a bounded history, slow-path statistics and 5xx reporting."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fastware_core.types import ASGIApp
+
+from .base import Connection, HookMiddleware
+
+__all__ = ("ErrorSink", "RequestTimingMiddleware", "TimingRecord")
+
+logger = logging.getLogger("fastware.timing")
+
+TimingRecord = tuple[float, str, str, int, float]
+"""``(time.time(), method, path, status, duration_ms)`` with the duration rounded to 2 places."""
+
+
+class ErrorSink(Protocol):
+    """Where 5xx responses are reported, e.g. fastware-errorlog's ``ErrorLog``."""
+
+    def append(
+        self, *, method: str, path: str, status_code: int, detail: str, request_id: str
+    ) -> object:
+        """Record one failed request."""
+
+
+class RequestTimingMiddleware(HookMiddleware):
+    """Count and time HTTP requests; report 5xx responses to an error sink.
+
+    When a response has been fully sent (a stream counts when it ends):
+
+    - :attr:`request_count` goes up by one, for every request;
+    - unless the path is excluded, a :data:`TimingRecord` is appended to
+      :attr:`request_history` (a deque holding the last ``maxlen``) and a DEBUG record is
+      logged on the ``fastware.timing`` logger;
+    - for a status of 500 or more, ``error_log.append(method=, path=, status_code=,
+      detail="<METHOD> <path> returned <status>", request_id=)`` is called; an exception it
+      raises is logged, never passed on to the request.
+
+    Args:
+        app: The ASGI app to wrap (``None`` when the app drives the hooks itself).
+        error_log: Any object with a compatible ``append`` method.
+        exclude_paths: Path prefixes left out of the history, matched at a ``/`` boundary
+            (``/health`` covers ``/health`` and ``/health/db``, not ``/healthz``).
+        maxlen: How many records :attr:`request_history` keeps.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        error_log: ErrorSink | None = None,
+        exclude_paths: Sequence[str] | None = None,
+        maxlen: int = 10000,
+    ) -> None:
+        super().__init__(app)
+        if isinstance(exclude_paths, str):
+            raise TypeError("exclude_paths must be a list of paths, not a string")
+        self.error_log = error_log
+        self.request_count = 0
+        """Requests finished since start, excluded paths included."""
+        self.request_history: deque[TimingRecord] = deque(maxlen=maxlen)
+        """The most recent :data:`TimingRecord` entries, oldest first."""
+        prefixes = [p.rstrip("/") for p in exclude_paths or ()]
+        self._exact = frozenset(prefixes)
+        self._under = tuple(p + "/" for p in prefixes)
+
+    def is_excluded(self, path: str) -> bool:
+        """Whether ``path`` is one of ``exclude_paths`` or below one of them."""
+        return path in self._exact or path.startswith(self._under)
+
+    def finished(self, conn: Connection, status: int, seconds: float) -> None:
+        """Record one finished request."""
+        self.request_count += 1
+        method = conn.method
+        path = conn.path
+        if not (self._under and self.is_excluded(path)):
+            duration_ms = round(seconds * 1000.0, 2)
+            self.request_history.append((time.time(), method, path, status, duration_ms))
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s %d %.2fms",
+                    method,
+                    path,
+                    status,
+                    duration_ms,
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                    },
+                )
+        if status >= 500 and self.error_log is not None:
+            request_id = conn.state.get("request_id") or ""
+            try:
+                self.error_log.append(
+                    method=method,
+                    path=path,
+                    status_code=status,
+                    detail=f"{method} {path} returned {status}",
+                    request_id=str(request_id),
+                )
+            except Exception:
+                logger.exception("error_log.append failed for %s %s", method, path)
+
+    def stats(self) -> dict[str, Any]:
+        """A summary of the history: count, and p50/p90/p99/max durations in ms.
+
+        ``count`` is :attr:`request_count`; the percentiles cover :attr:`request_history`
+        (nearest rank) and are ``None`` while it is empty.
+        """
+        durations = sorted(record[4] for record in self.request_history)
+        summary: dict[str, Any] = {"count": self.request_count, "recorded": len(durations)}
+        for name, fraction in (("p50_ms", 0.50), ("p90_ms", 0.90), ("p99_ms", 0.99)):
+            summary[name] = _rank(durations, fraction)
+        summary["max_ms"] = durations[-1] if durations else None
+        return summary
+
+
+def _rank(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    # Nearest rank: the smallest value with at least ``fraction`` of the values at or below.
+    index = math.ceil(round(fraction * len(ordered), 9)) - 1
+    return ordered[max(0, min(len(ordered) - 1, index))]
