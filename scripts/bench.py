@@ -92,6 +92,22 @@ APPS: tuple[App, ...] = (
     App("fastware_rsgi", "fastware (RSGI)", "rsgi", "fastware_app:app"),
     App("fastware_asgi", "fastware (ASGI)", "asgi", "fastware_app:app"),
     App(
+        "fastware_rsgi_stack",
+        "fastware (RSGI), default middleware",
+        "rsgi",
+        "fastware_app:app",
+        {"BENCH_STACK": "default"},
+        ("plaintext", "json"),
+    ),
+    App(
+        "fastware_asgi_stack",
+        "fastware (ASGI), default middleware",
+        "asgi",
+        "fastware_app:app",
+        {"BENCH_STACK": "default"},
+        ("plaintext", "json"),
+    ),
+    App(
         "fastware_rsgi_decoys10",
         "fastware (RSGI), 10 decoy routes",
         "rsgi",

@@ -92,4 +92,9 @@ async def user(request: Request) -> dict[str, object]:
     return {"id": request.path_params["id"], "name": "user"}
 
 
-app = create_app(router, request_id=False, request_timing=False)
+# BENCH_STACK=default keeps create_app's default middleware (request ids and timing) on, to
+# measure what the default stack costs against the bare app.
+if os.environ.get("BENCH_STACK") == "default":
+    app = create_app(router)
+else:
+    app = create_app(router, request_id=False, request_timing=False)

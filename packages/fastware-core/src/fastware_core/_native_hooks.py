@@ -16,21 +16,42 @@ __all__ = ("HookedProtocol", "RSGIConnection")
 
 
 class RSGIConnection:
-    """A middleware ``Connection`` over an RSGI scope."""
+    """A middleware ``Connection`` over an RSGI scope; fields are read from the scope only
+    when a hook asks for them."""
 
-    __slots__ = ("_scope", "method", "path", "query_string", "scheme", "state", "type")
+    __slots__ = ("_scope", "state")
 
     def __init__(self, scope: Any) -> None:
         self._scope = scope
-        self.type = "websocket" if scope.proto == "ws" else "http"
-        self.method: str = scope.method if self.type == "http" else ""
-        self.path: str = scope.path
-        self.query_string: str = scope.query_string
-        scheme: str = scope.scheme
-        if self.type == "websocket":
-            scheme = "wss" if scheme == "https" else "ws"
-        self.scheme = scheme
         self.state: dict[str, Any] = {}
+
+    @property
+    def type(self) -> str:
+        """``http`` or ``websocket``."""
+        return "websocket" if self._scope.proto == "ws" else "http"
+
+    @property
+    def method(self) -> str:
+        """The request method (``""`` for a WebSocket)."""
+        return "" if self._scope.proto == "ws" else str(self._scope.method)
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path."""
+        return str(self._scope.path)
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string."""
+        return str(self._scope.query_string)
+
+    @property
+    def scheme(self) -> str:
+        """``http``/``https`` (``ws``/``wss`` for a WebSocket)."""
+        scheme = str(self._scope.scheme)
+        if self._scope.proto == "ws":
+            return "wss" if scheme == "https" else "ws"
+        return scheme
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), or ``None``."""

@@ -38,12 +38,14 @@ from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
 from .middleware import (
+    ASGIConnection,
     CORSMiddleware,
     HookMiddleware,
     RequestIDMiddleware,
     RequestTimingMiddleware,
     TrustedHostMiddleware,
     answer_headers,
+    send_answer,
 )
 from .request import Request
 from .responses import (
@@ -1033,16 +1035,63 @@ class _HookedApp(App):
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
         self._websocket_hooks = tuple(h for h in hooks if h.applies_to_websocket and h.uses_before)
-        inner: ASGIApp = self._chain if self._chain is not None else partial(App.__call__, self)
-        for hook in reversed(hooks):
-            # The same object serves both doors, so counters and history are shared; a hook
-            # instance therefore belongs to one app.
-            hook.app = inner
-            inner = hook
-        self._hook_chain = inner
+        self._inner: ASGIApp = (
+            self._chain if self._chain is not None else partial(App.__call__, self)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._hook_chain(scope, receive, send)
+        """Serve one ASGI connection with the hooks run around the app in one wrapper."""
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                conn = ASGIConnection(scope)
+                for hook in self._websocket_hooks:
+                    if hook.before(conn) is not None:
+                        await receive()
+                        await send({"type": "websocket.close", "code": 1008})
+                        return
+            await self._inner(scope, receive, send)
+            return
+        conn = ASGIConnection(scope)
+        started = time.perf_counter()
+        for index, hook in self._before_hooks:
+            answer = hook.before(conn)
+            if answer is not None:
+                ran = self._hooks[: index + 1]
+                headers = answer_headers(answer)
+                for done in reversed(ran):
+                    if done.uses_after:
+                        done.after(conn, answer[0], headers)
+                await send_answer(send, answer, scope["method"] == "HEAD", headers)
+                seconds = time.perf_counter() - started
+                for done in ran:
+                    if done.uses_finished:
+                        done.finished(conn, answer[0], seconds)
+                return
+        after = self._after_hooks
+        status = 0
+
+        async def hooked_send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]
+                ]
+                for hook in after:
+                    hook.after(conn, status, headers)
+                message = {
+                    **message,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                }
+            await send(message)
+
+        try:
+            await self._inner(scope, receive, hooked_send)
+        finally:
+            seconds = time.perf_counter() - started
+            for hook in self._finished_hooks:
+                hook.finished(conn, status, seconds)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         """Serve one RSGI request or websocket with the hooks run natively."""

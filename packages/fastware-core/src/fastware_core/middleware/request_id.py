@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 
@@ -12,6 +13,31 @@ from .base import Answer, Connection, HookMiddleware
 __all__ = ("RequestIDMiddleware",)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class _IdSource:
+    """32-hex-char ids: a random per-process prefix and a counter.
+
+    Unique across processes (the prefix is drawn again in a forked child) and far cheaper
+    than reading the OS random source per request. Request ids label logs; they are not
+    secrets.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _IdSource()
+"""Return a new request id (32 lower-case hex characters)."""
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=new_request_id.reset)
 
 
 class RequestIDMiddleware(HookMiddleware):
@@ -53,7 +79,7 @@ class RequestIDMiddleware(HookMiddleware):
         """Store the request id in ``conn.state["request_id"]``."""
         incoming = conn.header(self.header_name) if self.trust_incoming else None
         if incoming is None or self._valid(incoming) is None:
-            incoming = os.urandom(16).hex()
+            incoming = new_request_id()
         conn.state["request_id"] = incoming
         return None
 
