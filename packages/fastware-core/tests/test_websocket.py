@@ -138,10 +138,23 @@ def test_unknown_path_closes_with_4004() -> None:
     assert closed.value.code == 4004
 
 
-def test_http_error_before_accept_denies_the_handshake_with_its_status() -> None:
+def test_http_error_before_accept_closes_with_1008_and_the_detail() -> None:
     app, _ = make_app()
-    with TestClient(app) as client, pytest.raises(WebSocketDenied) as denied:  # noqa: SIM117
+    with TestClient(app) as client, pytest.raises(WebSocketDisconnect) as closed:  # noqa: SIM117
         with client.websocket_connect("/deny"):
+            pass
+    assert (closed.value.code, closed.value.reason) == (1008, "Not authenticated")
+
+
+def test_deny_refuses_the_handshake_with_an_http_status_and_body() -> None:
+    router = Router()
+
+    @router.ws("/private")
+    async def private(websocket: WebSocket) -> None:
+        await websocket.deny(401, "Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+
+    with TestClient(create_app(router)) as client, pytest.raises(WebSocketDenied) as denied:  # noqa: SIM117
+        with client.websocket_connect("/private"):
             pass
     assert denied.value.status_code == 401
     assert denied.value.json() == {"detail": "Not authenticated"}

@@ -460,9 +460,10 @@ class App:
         except WebSocketDisconnect:
             pass
         except HTTPError as exc:
-            if not websocket.accepted and not websocket.closed:
-                await websocket.deny(exc.status_code, exc.detail, _header_dict(exc.headers))
-            elif not websocket.closed:
+            # As in 0.6.3 (a dependency's HTTPError): close 1008 with the detail as reason.
+            # Before accept() servers turn that close into a 403 answer to the handshake;
+            # websocket.deny(status, detail) refuses it with a chosen status instead.
+            if not websocket.closed:
                 await websocket.close(1008, str(exc.detail)[:120])
         except Exception as exc:
             handler = self._find_handler(exc)
@@ -1193,10 +1194,6 @@ async def _wait_asgi_disconnect(receive: Receive) -> None:
 
 async def _nothing() -> None:
     return None
-
-
-def _header_dict(headers: Any) -> dict[str, str]:
-    return dict(header_pairs(headers)) if headers else {}
 
 
 async def _await_call(function: Callable[[], Awaitable[Any]]) -> Any:
