@@ -8,7 +8,16 @@ import pytest
 
 import fastware
 
-COMPAT_MODULES = ("app", "request", "responses", "routing", "testing", "types", "websocket")
+COMPAT_MODULES = (
+    "app",
+    "middleware",
+    "request",
+    "responses",
+    "routing",
+    "testing",
+    "types",
+    "websocket",
+)
 HEAVY = ("granian", "jwt", "bcrypt", "redis", "httpx", "fastware_core")
 
 
