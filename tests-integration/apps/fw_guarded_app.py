@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastware_core import Request, Router, WebSocket, create_app
-from fastware_core.middleware import SecurityHeadersMiddleware
+from fastware_core.middleware import GZipMiddleware, SecurityHeadersMiddleware
 
 router = Router()
 
@@ -20,6 +20,11 @@ async def hello(request: Request) -> dict[str, Any]:
     return {"hello": "world", "request_id": request.state.request_id}
 
 
+@router.get("/big")
+async def big(request: Request) -> list[dict[str, Any]]:
+    return [{"id": i, "name": f"item-{i}"} for i in range(200)]
+
+
 @router.ws("/ws")
 async def ws(websocket: WebSocket) -> None:
     await websocket.accept()
@@ -30,5 +35,8 @@ app = create_app(
     router,
     trusted_hosts=["127.0.0.1", "*.example.test"],
     cors_origins=["*"],
-    middleware=[SecurityHeadersMiddleware(hsts_max_age=3600)],
+    middleware=[
+        SecurityHeadersMiddleware(hsts_max_age=3600),
+        lambda app: GZipMiddleware(app, minimum_size=500),
+    ],
 )

@@ -30,3 +30,11 @@ def test_hosts_cors_and_security_headers(start_granian: StartGranian, interface:
             assert refused.json() == {"detail": "Invalid host header"}
             # TrustedHost is outermost: inner hooks (security headers) never saw this request
             assert "x-content-type-options" not in refused.headers
+        # GZip is ASGI middleware: on the RSGI door it runs through the ASGI adapter
+        zipped = http.get("/big", headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert "accept-encoding" in zipped.headers["vary"].lower()
+        assert len(zipped.json()) == 200  # httpx decompresses
+        assert zipped.headers["x-content-type-options"] == "nosniff"
+        small = http.get("/hello", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in small.headers
