@@ -37,10 +37,7 @@ _Plan = tuple[int, list[tuple[str, str]], int, int]
 
 def asgi_headers(scope: Scope) -> Headers:
     """The request headers of an ASGI scope, for ``StaticFiles.respond()``."""
-    return Headers(
-        (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
-        for name, value in scope.get("headers", ())
-    )
+    return Headers.from_asgi(scope.get("headers", ()))
 
 
 def _stat_regular(path: str) -> os.stat_result:

@@ -577,35 +577,39 @@ class App:
         if request._watcher is not None:
             request._close()
         if type(out) is tuple:
-            status, content_type, payload, extra = out
-            raw_headers = [
-                (b"content-type", _ascii(content_type)),
-                (b"content-length", b"%d" % len(payload)),
-            ]
-            if extra:
-                raw_headers += _encode_headers(extra)
-            await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-            if method == "HEAD":
-                payload = b""
+            await send(_start_message(out))
+            payload = b"" if method == "HEAD" else out[2]
             await send({"type": "http.response.body", "body": payload, "more_body": False})
         else:
             await self._asgi_stream(send, receive, out, method == "HEAD", request)
 
+    def _check_length(self, length: str | bytes) -> None:
+        """Refuse a malformed Content-Length (400) or one over ``max_body_size`` (413)."""
+        if not length.isdigit():
+            raise HTTPError(400, "Invalid Content-Length")
+        if self._max_body is not None and int(length) > self._max_body:
+            raise HTTPError(413, "Request body too large")
+
+    def _start_deadline(self) -> asyncio.Task[Any] | None:
+        """Put the current task under ``body_timeout``; ``None`` when there is no deadline
+        (disabled, or a server-specific task object that cannot be cancelled)."""
+        deadlines = self._deadlines
+        if deadlines is None:
+            return None
+        task = _current_task()
+        if not isinstance(task, asyncio.Task):
+            return None
+        deadlines.start(task)
+        return task
+
     async def _read_asgi_body(self, receive: Receive, length: bytes | None) -> bytes | None:
         limit = self._max_body
         if length is not None:
-            if not length.isdigit():
-                raise HTTPError(400, "Invalid Content-Length")
-            if limit is not None and int(length) > limit:
-                raise HTTPError(413, "Request body too large")
+            self._check_length(length)
         chunks: list[bytes] = []
         size = 0
         deadlines = self._deadlines
-        task = _current_task() if deadlines is not None else None
-        if not isinstance(task, asyncio.Task):
-            task = None  # a server-specific task object: no deadline support
-        if task is not None:
-            deadlines.start(task)  # type: ignore[union-attr]
+        task = self._start_deadline()
         try:
             while True:
                 message = await receive()
@@ -801,29 +805,18 @@ class App:
         if request._watcher is not None:
             request._close()
         if type(out) is tuple:
-            status, content_type, payload, extra = out
-            header_list = [("content-type", content_type), ("content-length", str(len(payload)))]
-            if extra:
-                header_list += extra
-            protocol.response_bytes(status, header_list, payload)
+            _rsgi_send(protocol, out)
         else:
             await self._rsgi_stream(protocol, out, method == "HEAD", request)
 
     async def _read_rsgi_body(self, protocol: Any, length: str | None) -> bytes | None:
         limit = self._max_body
         if length is not None:
-            if not length.isdigit():
-                raise HTTPError(400, "Invalid Content-Length")
-            if limit is not None and int(length) > limit:
-                raise HTTPError(413, "Request body too large")
+            self._check_length(length)
             if length == "0":
                 return None
         deadlines = self._deadlines
-        task = _current_task() if deadlines is not None else None
-        if not isinstance(task, asyncio.Task):
-            task = None  # a server-specific task object: no deadline support
-        if task is not None:
-            deadlines.start(task)  # type: ignore[union-attr]
+        task = self._start_deadline()
         try:
             if length is not None:
                 body: bytes = await protocol()
@@ -1032,9 +1025,19 @@ class _HookedApp(App):
     def __init__(self, router: Router, config: AppConfig) -> None:
         super().__init__(router, config)
         hooks = self._hooks
-        self._before_hooks = tuple((i, h) for i, h in enumerate(hooks) if h.uses_before)
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
+        # For each hook that can answer: the after/finished hooks that then apply (its own and
+        # those outside it), worked out once here rather than on every early answer.
+        self._before_hooks = tuple(
+            (
+                hook,
+                tuple(h for h in reversed(hooks[: i + 1]) if h.uses_after),
+                tuple(h for h in hooks[: i + 1] if h.uses_finished),
+            )
+            for i, hook in enumerate(hooks)
+            if hook.uses_before
+        )
         self._websocket_hooks = tuple(h for h in hooks if h.applies_to_websocket and h.uses_before)
         self._inner: ASGIApp = (
             self._chain if self._chain is not None else partial(App.__call__, self)
@@ -1055,19 +1058,12 @@ class _HookedApp(App):
             return
         conn = ASGIConnection(scope)
         started = time.perf_counter()
-        for index, hook in self._before_hooks:
+        for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
-                ran = self._hooks[: index + 1]
-                headers = answer_headers(answer)
-                for done in reversed(ran):
-                    if done.uses_after:
-                        done.after(conn, answer[0], headers)
+                headers = _answer_headers(conn, answer, answer_after)
                 await send_answer(send, answer, scope["method"] == "HEAD", headers)
-                seconds = time.perf_counter() - started
-                for done in ran:
-                    if done.uses_finished:
-                        done.finished(conn, answer[0], seconds)
+                _finish(conn, answer_finished, answer[0], started)
                 return
         after = self._after_hooks
         status = 0
@@ -1090,9 +1086,7 @@ class _HookedApp(App):
         try:
             await self._inner(scope, receive, hooked_send)
         finally:
-            seconds = time.perf_counter() - started
-            for hook in self._finished_hooks:
-                hook.finished(conn, status, seconds)
+            _finish(conn, self._finished_hooks, status, started)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         """Serve one RSGI request or websocket with the hooks run natively."""
@@ -1105,18 +1099,12 @@ class _HookedApp(App):
             await self._rsgi_websocket(scope, protocol)
             return
         started = time.perf_counter()
-        for index, hook in self._before_hooks:
+        for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
-                ran = self._hooks[: index + 1]
-                after = [h for h in reversed(ran) if h.uses_after]
-                HookedProtocol(protocol, conn, after).response_bytes(
-                    answer[0], answer_headers(answer), answer[2]
-                )
-                seconds = time.perf_counter() - started
-                for done in ran:
-                    if done.uses_finished:
-                        done.finished(conn, answer[0], seconds)
+                headers = _answer_headers(conn, answer, answer_after)
+                protocol.response_bytes(answer[0], headers, answer[2])
+                _finish(conn, answer_finished, answer[0], started)
                 return
         hooked = HookedProtocol(protocol, conn, self._after_hooks)
         try:
@@ -1126,9 +1114,24 @@ class _HookedApp(App):
             else:
                 await App.__rsgi__(self, scope, hooked)
         finally:
-            seconds = time.perf_counter() - started
-            for hook in self._finished_hooks:
-                hook.finished(conn, hooked.status, seconds)
+            _finish(conn, self._finished_hooks, hooked.status, started)
+
+
+def _answer_headers(
+    conn: Any, answer: tuple[int, str, bytes, Any], after: tuple[HookMiddleware, ...]
+) -> list[tuple[str, str]]:
+    """The headers of a hook's early answer, passed through the ``after`` hooks that apply."""
+    headers = answer_headers(answer)
+    for hook in after:
+        hook.after(conn, answer[0], headers)
+    return headers
+
+
+def _finish(conn: Any, hooks: tuple[HookMiddleware, ...], status: int, started: float) -> None:
+    """Run the ``finished`` hooks with the time since ``started``."""
+    seconds = time.perf_counter() - started
+    for hook in hooks:
+        hook.finished(conn, status, seconds)
 
 
 # -- helpers shared by the doors ---------------------------------------------------------------
@@ -1163,7 +1166,8 @@ def _ascii(value: str) -> bytes:
     return encoded
 
 
-async def _asgi_send(send: Send, rendered: Rendered, head: bool) -> None:
+def _start_message(rendered: Rendered) -> dict[str, Any]:
+    """The ``http.response.start`` message of a buffered answer."""
     status, content_type, body, extra = rendered
     headers = [
         (b"content-type", _ascii(content_type)),
@@ -1171,8 +1175,13 @@ async def _asgi_send(send: Send, rendered: Rendered, head: bool) -> None:
     ]
     if extra:
         headers += _encode_headers(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+async def _asgi_send(send: Send, rendered: Rendered, head: bool) -> None:
+    await send(_start_message(rendered))
+    body = b"" if head else rendered[2]
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _rsgi_send(protocol: Any, rendered: Rendered) -> None:

@@ -59,6 +59,11 @@ class Headers(Mapping[str, str]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    @classmethod
+    def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Headers from an ASGI ``headers`` list (byte pairs, decoded as latin-1)."""
+        return cls((bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in raw)
+
     def getlist(self, name: str) -> list[str]:
         """Every value sent for ``name``, in order (empty when absent)."""
         key = name.lower()

@@ -15,7 +15,7 @@ from .datastructures import URL, Address, Headers, QueryParams, State
 from .exceptions import HTTPError
 from .types import Receive, Scope
 
-__all__ = ("Request", "State", "parse_cookie_header")
+__all__ = ("Request", "State", "parse_cookie_header", "parse_query_string")
 
 T = TypeVar("T")
 
@@ -47,6 +47,19 @@ def parse_cookie_header(value: str) -> dict[str, str]:
             val = val[1:-1]
         cookies.setdefault(name, val)
     return cookies
+
+
+def parse_query_string(query_string: str) -> QueryParams:
+    """Parse a raw query string, keeping blank values.
+
+    Raises:
+        HTTPError: 400 when a value is not valid UTF-8 once percent-decoded.
+    """
+    try:
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "Query string is not valid UTF-8") from None
+    return QueryParams(pairs)
 
 
 def _parse_client(text: str) -> Address | None:
@@ -240,7 +253,7 @@ class Request:
                 headers = Headers(self._rsgi.headers.items())
             else:
                 raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
-                headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+                headers = Headers.from_asgi(raw)
             cache["headers"] = headers
         return headers
 
@@ -282,11 +295,7 @@ class Request:
         cache = self._cached()
         query: QueryParams | None = cache.get("query")
         if query is None:
-            try:
-                pairs = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
-            except UnicodeDecodeError:
-                raise HTTPError(400, "Query string is not valid UTF-8") from None
-            query = cache["query"] = QueryParams(pairs)
+            query = cache["query"] = parse_query_string(self.query_string)
         return query
 
     @overload

@@ -169,11 +169,7 @@ class _Exchange:
             raise RuntimeError("The application returned without sending a response")
         if message["type"] != "http.response.start":
             raise RuntimeError(f"Expected http.response.start, got {message['type']!r}")
-        headers = Headers(
-            (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-            for k, v in message.get("headers", ())
-        )
-        return int(message["status"]), headers
+        return int(message["status"]), Headers.from_asgi(message.get("headers", ()))
 
     async def next_chunk(self) -> bytes | None:
         """The next body chunk, or ``None`` at the end of the body."""
@@ -327,20 +323,14 @@ class AsyncWebSocketSession:
         kind = message["type"]
         if kind == "websocket.accept":
             self.accepted_subprotocol = message.get("subprotocol")
-            self.accept_headers = Headers(
-                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                for k, v in message.get("headers") or ()
-            )
+            self.accept_headers = Headers.from_asgi(message.get("headers") or ())
             return
         if kind == "websocket.close":
             self.close_code = message.get("code", 1000)
             self.close_reason = message.get("reason") or ""
             raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
         if kind == "websocket.http.response.start":
-            headers = Headers(
-                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                for k, v in message.get("headers") or ()
-            )
+            headers = Headers.from_asgi(message.get("headers") or ())
             body = b""
             while True:
                 part = await self._next()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json, encode_json
 from ._rsgi_asgi import parse_address
 from .datastructures import Address, Headers, QueryParams, State
 from .exceptions import FastwareError, HTTPError
-from .request import parse_cookie_header
+from .request import parse_cookie_header, parse_query_string
 from .types import Receive, Scope, Send
 
 __all__ = ("WebSocket", "WebSocketDisconnect")
@@ -226,7 +225,7 @@ class WebSocket:
                 self._headers = Headers(self._rsgi.headers.items())
             else:
                 raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
-                self._headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
+                self._headers = Headers.from_asgi(raw)
         return self._headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -245,11 +244,7 @@ class WebSocket:
     def query_params(self) -> QueryParams:
         """Query parameters (first value per key, ``getlist`` for all)."""
         if self._query is None:
-            try:
-                pairs = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
-            except UnicodeDecodeError:
-                raise HTTPError(400, "Query string is not valid UTF-8") from None
-            self._query = QueryParams(pairs)
+            self._query = parse_query_string(self.query_string)
         return self._query
 
     @property
