@@ -37,6 +37,7 @@ from ._native_hooks import HookedProtocol, RSGIConnection
 from ._rsgi_asgi import asgi_scope_from_rsgi, call_asgi_over_rsgi
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
+from .injection import Injector
 from .middleware import (
     ASGIConnection,
     CORSMiddleware,
@@ -105,7 +106,10 @@ class AppConfig:
     exception_handlers: Mapping[type[BaseException], ExceptionHandler] | None = None
     """Exception type -> ``(request, exc) -> result``; chosen by the exception's MRO."""
     dependency_overrides: dict[Any, Any] | None = None
-    """Factory -> replacement factory, kept by reference (used by fastware-di)."""
+    """Factory -> replacement factory, kept by reference (used by the injector)."""
+    injector: Injector | None = None
+    """The dependency-injection engine for routes that declare dependencies (fastware-di's
+    ``DependencyResolver``; ``fastware.create_app`` supplies one)."""
     cors_origins: list[str] | None = None
     """Origins allowed by CORS (``["*"]`` for any, without credentials)."""
     trusted_hosts: list[str] | None = None
@@ -200,6 +204,8 @@ class App:
         self._max_body = config.max_body_size
         self._max_depth = config.max_json_depth
         self._deadlines = Deadlines(config.body_timeout) if config.body_timeout else None
+        self._injector = config.injector
+        self._source: CompiledRouter | None = None
         self._compiled: CompiledRouter | None = None
         self._mount_lifespans: list[tuple[str, LifespanDriver]] = []
         self._started = False
@@ -238,16 +244,36 @@ class App:
         """The lifespan state, shared by every request (``request.state`` copies it)."""
         return State(self._state)
 
+    @property
+    def dependency_overrides(self) -> Any:
+        """The dependency overrides: the injector's (fastware-di's can also be used as
+        ``with app.dependency_overrides({factory: fake}):``), else the configured dict."""
+        if self._injector is not None:
+            return self._injector.overrides
+        if self.config.dependency_overrides is None:
+            self.config.dependency_overrides = {}
+        return self.config.dependency_overrides
+
     def _compile(self) -> CompiledRouter:
-        compiled = self.router.compile()
-        if compiled is not self._compiled:
-            for entry in [*compiled.entries, *(compiled.ws.entries if compiled.ws else ())]:
+        source = self.router.compile()
+        if source is self._source and self._compiled is not None:
+            return self._compiled
+        injector = self._injector
+        if injector is None:
+            for entry in [*source.entries, *(source.ws.entries if source.ws else ())]:
                 if entry.deps:
                     raise FastwareError(
                         f"Route {entry.method} {entry.path} declares deps, but this app has no "
-                        "dependency resolver: dependency injection comes with fastware-di"
+                        "dependency injector: install fastware-di and use fastware.create_app, "
+                        "or pass create_app(..., injector=DependencyResolver())"
                     )
-            self._compiled = compiled
+            compiled = source
+        else:
+            compiled = source.transformed(
+                lambda entry, websocket: _prepared(injector, entry, websocket)
+            )
+        self._source = source
+        self._compiled = compiled
         return compiled
 
     # -- lifespan --------------------------------------------------------------------------
@@ -334,6 +360,8 @@ class App:
                 await driver.startup()
                 if driver.supported:
                     self._mount_lifespans.append((prefix, driver))
+            if self._injector is not None:
+                await self._injector.startup()
         except BaseException as exc:
             await self._stop_mounts()
             if self._lifespan_cm is not None:
@@ -362,7 +390,13 @@ class App:
             return
         self._started = False
         self.begin_shutdown(0)
-        errors = await self._stop_mounts()
+        errors: list[BaseException] = []
+        if self._injector is not None:
+            try:
+                await self._injector.shutdown()
+            except Exception as exc:
+                errors.append(exc)
+        errors += await self._stop_mounts()
         cm, self._lifespan_cm = self._lifespan_cm, None
         if cm is not None:
             try:
@@ -407,7 +441,7 @@ class App:
 
     async def _asgi_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         compiled = self._compiled
-        if self.router._compiled is not compiled or compiled is None:
+        if self.router._compiled is not self._source or compiled is None:
             compiled = self._compile()
         path: str = scope["path"]
         mount = compiled.match_mount(path) if compiled.mounts else None
@@ -433,7 +467,7 @@ class App:
 
     async def _rsgi_websocket(self, scope: Any, protocol: Any) -> None:
         compiled = self._compiled
-        if self.router._compiled is not compiled or compiled is None:
+        if self.router._compiled is not self._source or compiled is None:
             compiled = self._compile()
         found = compiled.ws.lookup("GET", scope.path) if compiled.ws is not None else None
         if found is None:
@@ -507,7 +541,7 @@ class App:
             await self._asgi_other(scope, receive, send)
             return
         compiled = self._compiled
-        if self.router._compiled is not compiled or compiled is None:
+        if self.router._compiled is not self._source or compiled is None:
             compiled = self._compile()
         method: str = scope["method"]
         path: str = scope["path"]
@@ -651,9 +685,11 @@ class App:
             )
             if head:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
         except Exception:
             await _aclose(generator)
+            return
+        if head:
+            await _aclose(generator)  # never started; closing it lets its owner clean up
             return
         await self._drive_stream(
             generator,
@@ -747,7 +783,7 @@ class App:
             await self._rsgi_websocket(scope, protocol)
             return
         compiled = self._compiled
-        if self.router._compiled is not compiled or compiled is None:
+        if self.router._compiled is not self._source or compiled is None:
             compiled = self._compile()
         method: str = scope.method
         path: str = scope.path
@@ -1208,6 +1244,15 @@ async def _nothing() -> None:
 async def _await_call(function: Callable[[], Awaitable[Any]]) -> Any:
     # Wraps awaitables that are not coroutines (Granian's futures) so they get a real Task.
     return await function()
+
+
+def _prepared(injector: Injector, entry: RouteEntry, websocket: bool) -> RouteEntry:
+    call = injector.prepare(entry, websocket=websocket)
+    if call is None:
+        return entry
+    return RouteEntry(
+        entry.method, entry.segments, entry.handler, entry.deps, entry.response_model, call
+    )
 
 
 async def _aclose(generator: Any) -> None:

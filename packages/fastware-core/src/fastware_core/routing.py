@@ -333,6 +333,21 @@ class CompiledRouter:
         self.mounts = tuple((m.prefix, m.prefix + "/", m.app) for m in mounts if m.prefix)
         self.root_mount = next((m.app for m in mounts if not m.prefix), None)
 
+    def transformed(self, transform: Callable[[RouteEntry, bool], RouteEntry]) -> CompiledRouter:
+        """A copy whose entries went through ``transform(entry, is_websocket)``; ``self`` when
+        it returned every entry unchanged."""
+        entries = [transform(entry, False) for entry in self.entries]
+        ws_entries = [transform(entry, True) for entry in (self.ws.entries if self.ws else ())]
+        unchanged = all(new is old for new, old in zip(entries, self.entries, strict=True))
+        if unchanged and self.ws is not None:
+            unchanged = all(
+                new is old for new, old in zip(ws_entries, self.ws.entries, strict=True)
+            )
+        if unchanged:
+            return self
+        mounts = [_Mount(prefix, app) for prefix, app in self.mounts_with_root()]
+        return CompiledRouter(entries, mounts, ws_entries)
+
     def _insert(self, entry: RouteEntry) -> None:
         node = self.tree
         segs = entry.segments
