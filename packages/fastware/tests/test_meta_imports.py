@@ -10,6 +10,7 @@ import fastware
 
 COMPAT_MODULES = (
     "app",
+    "di",
     "middleware",
     "request",
     "responses",
@@ -41,10 +42,11 @@ def test_first_attribute_access_imports_only_what_it_needs() -> None:
 
 
 def test_public_names_resolve_to_core_objects() -> None:
-    from fastware_core import JSONResponse, Router, create_app
+    from fastware_core import JSONResponse, Router
+    from fastware_di import DependencyResolver
 
     assert fastware.Router is Router
-    assert fastware.create_app is create_app
+    assert fastware.DependencyResolver is DependencyResolver
     assert fastware.JSONResponse is JSONResponse
 
 

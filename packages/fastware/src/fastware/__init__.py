@@ -44,11 +44,13 @@ if TYPE_CHECKING:
         TextResponse,
         WebSocket,
         WebSocketDisconnect,
-        create_app,
         delete_cookie,
         send_error,
         set_cookie,
     )
+    from fastware_di import DependencyResolver, Depends, dependency
+
+    from .app import create_app
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -72,7 +74,10 @@ _LAZY: dict[str, str] = {
     "TextResponse": "fastware_core.responses",
     "WebSocket": "fastware_core.websocket",
     "WebSocketDisconnect": "fastware_core.websocket",
-    "create_app": "fastware_core.app",
+    "DependencyResolver": "fastware_di",
+    "Depends": "fastware_di",
+    "create_app": "fastware.app",
+    "dependency": "fastware_di",
     "delete_cookie": "fastware_core.responses",
     "send_error": "fastware_core.responses",
     "set_cookie": "fastware_core.responses",
@@ -87,6 +92,8 @@ __all__ = (
     "AppConfig",
     "AsyncTestClient",
     "BytesResponse",
+    "DependencyResolver",
+    "Depends",
     "FastwareError",
     "FileResponse",
     "HTMLResponse",
@@ -107,6 +114,7 @@ __all__ = (
     "__version__",
     "create_app",
     "delete_cookie",
+    "dependency",
     "send_error",
     "set_cookie",
 )
