@@ -69,7 +69,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("users", "GET", "/users/42", b'{"id":42,"name":"user"}', "application/json"),
     Endpoint("echo", "POST", "/echo", ECHO_BODY, "application/json", ECHO_BODY),
     Endpoint("big", "GET", "/big", _big_body(), "application/json"),
+    # The /json answer from a route with three plain dependencies (fastware only).
+    Endpoint("deps", "GET", "/deps", b'{"message":"Hello, World!"}', "application/json"),
 )
+BASE_ENDPOINTS = ("plaintext", "json", "users", "echo", "big")
 ENDPOINTS_BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 
@@ -82,7 +85,7 @@ class App:
     interface: str
     target: str
     env: dict[str, str] = field(default_factory=dict)
-    endpoints: tuple[str, ...] = tuple(ENDPOINTS_BY_NAME)
+    endpoints: tuple[str, ...] = BASE_ENDPOINTS
 
 
 APPS: tuple[App, ...] = (
@@ -106,6 +109,22 @@ APPS: tuple[App, ...] = (
         "fastware_app:app",
         {"BENCH_STACK": "default"},
         ("plaintext", "json"),
+    ),
+    App(
+        "fastware_rsgi_di",
+        "fastware (RSGI), fastware.create_app with DI",
+        "rsgi",
+        "fastware_app:app",
+        {"BENCH_DI": "1"},
+        ("json", "deps"),
+    ),
+    App(
+        "fastware_asgi_di",
+        "fastware (ASGI), fastware.create_app with DI",
+        "asgi",
+        "fastware_app:app",
+        {"BENCH_DI": "1"},
+        ("json", "deps"),
     ),
     App(
         "fastware_rsgi_decoys10",
@@ -669,7 +688,7 @@ def targets(results: Results) -> list[str]:
     checks: list[tuple[str, str, float]] = [
         *(("fastware_rsgi", name, 1.0) for name in ("plaintext", "json", "users")),
         ("fastware_rsgi", "echo", 1.15),
-        *(("fastware_asgi", endpoint.name, 0.9) for endpoint in ENDPOINTS),
+        *(("fastware_asgi", name, 0.9) for name in BASE_ENDPOINTS),
     ]
     lines = [
         "## Targets",
@@ -704,7 +723,34 @@ def targets(results: Results) -> list[str]:
             f"- {verdict} {label}: {many:,.0f} vs {few:,.0f} req/s ({change:+.1%}); "
             f"CPU {cpu_many:.1f} vs {cpu_few:.1f} µs/req ({cpu_many / cpu_few - 1:+.1%})"
         )
+    lines += di_cost(results)
     lines.append("")
+    return lines
+
+
+def di_cost(results: Results) -> list[str]:
+    """What dependency injection costs: nothing on a route without dependencies (the app
+    from ``fastware.create_app`` against fastware-core's), a few µs for three plain ones."""
+    lines = []
+    for door in ("rsgi", "asgi"):
+        bare, wired = f"fastware_{door}", f"fastware_{door}_di"
+        cpu_bare = results.median_cpu(bare, "json")
+        cpu_wired = results.median_cpu(wired, "json")
+        cpu_deps = results.median_cpu(wired, "deps")
+        rps_wired = results.median_rps(wired, "json")
+        rps_deps = results.median_rps(wired, "deps")
+        label = door.upper()
+        if cpu_bare is not None and cpu_wired is not None:
+            lines.append(
+                f"- DI, {label}: /json without dependencies costs {cpu_wired:.1f} µs/req with "
+                f"the resolver wired in vs {cpu_bare:.1f} without ({cpu_wired - cpu_bare:+.1f} µs)"
+            )
+        if cpu_wired is not None and cpu_deps is not None and rps_wired and rps_deps:
+            lines.append(
+                f"- DI, {label}: /deps (three plain dependencies) costs {cpu_deps:.1f} µs/req vs "
+                f"{cpu_wired:.1f} for /json ({cpu_deps - cpu_wired:+.1f} µs; req/s "
+                f"{rps_deps / rps_wired - 1:+.1%})"
+            )
     return lines
 
 

@@ -14,7 +14,8 @@ import os
 
 import msgspec
 
-from fastware_core import Request, Router, TextResponse, create_app
+from fastware_core import Request, Router, TextResponse
+from fastware_core import create_app as create_core_app
 
 router = Router()
 
@@ -91,6 +92,38 @@ async def user(request: Request) -> dict[str, object]:
     """``GET /users/{id:int}``, registered after the decoys."""
     return {"id": request.path_params["id"], "name": "user"}
 
+
+def get_settings() -> dict[str, int]:
+    """A plain sync dependency without arguments."""
+    return SETTINGS
+
+
+async def get_user(request: Request) -> str:
+    """A plain async dependency that reads the request."""
+    return request.headers.get("x-user", "anonymous")
+
+
+def get_limit(request: Request) -> int:
+    """A plain sync dependency that reads the request."""
+    return SETTINGS["limit"]
+
+
+SETTINGS = {"limit": 10}
+
+
+if os.environ.get("BENCH_DI"):
+
+    @router.get("/deps", deps={"settings": get_settings, "user": get_user, "limit": get_limit})
+    async def with_deps(
+        request: Request, settings: dict[str, int], user: str, limit: int
+    ) -> dict[str, str]:
+        """``GET /deps``: the /json answer from a route with three plain dependencies."""
+        return {"message": "Hello, World!"}
+
+    # fastware.create_app wires fastware-di's resolver into the app.
+    from fastware import create_app
+else:
+    create_app = create_core_app
 
 # BENCH_STACK=default keeps create_app's default middleware (request ids and timing) on, to
 # measure what the default stack costs against the bare app.

@@ -17,6 +17,7 @@ from ._signature import (
     K_APP,
     K_ASYNC,
     K_GEN,
+    K_OPAQUE,
     K_SYNC,
     K_THREAD,
     K_THREAD_GEN,
@@ -88,6 +89,15 @@ async def run_steps(
     cleanups: list[Any] | None = None
     try:
         for kind, factory, conn_mode, conn_name, args in steps:
+            if kind <= K_ASYNC and not args and conn_mode != CONN_KEYWORD:
+                # The common shape (0.6.3's factories): f() or f(request), sync or async.
+                value = factory(conn) if conn_mode else factory()
+                if kind == K_ASYNC:
+                    value = await value
+                elif type(value) in _SPECIAL or (kind == K_OPAQUE and inspect.isawaitable(value)):
+                    value, cleanups = await _settle(value, cleanups, factory)
+                values.append(value)
+                continue
             if kind == K_APP:
                 value = app.values.get(id(factory), _MISSING) if app is not None else _MISSING
                 if value is _MISSING:
