@@ -211,6 +211,8 @@ class App:
         self._started = False
         self._lifespan_cm: AbstractAsyncContextManager[Any] | None = None
         self._streams: set[asyncio.Task[None]] = set()
+        self._open_streams = 0  # streams not fully closed yet (their generators included)
+        self._streams_closed: asyncio.Event | None = None
         self._closing = False
         self._closing_event: asyncio.Event | None = None
         self._previous_signals: dict[int, Any] = {}
@@ -269,8 +271,11 @@ class App:
                     )
             compiled = source
         else:
+            # At create_app a broken route raises; a route added later cannot raise into an
+            # unrelated request, so it answers 500 itself (and the error is logged).
+            strict = self._compiled is None
             compiled = source.transformed(
-                lambda entry, websocket: _prepared(injector, entry, websocket)
+                lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
         self._source = source
         self._compiled = compiled
@@ -369,6 +374,20 @@ class App:
             raise
         self._started = True
 
+    async def _close_streams(self, timeout: float = 5.0) -> None:
+        # Streams still open when the lifespan ends are cancelled, and closed (their
+        # generators, and the dependencies held for them) before app-wide resources go.
+        if not self._open_streams:
+            return
+        self._cancel_streams()
+        self._streams_closed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._streams_closed.wait(), timeout)
+        except TimeoutError:
+            self.logger.warning("%d stream(s) did not close during shutdown", self._open_streams)
+        finally:
+            self._streams_closed = None
+
     async def _stop_mounts(self) -> list[BaseException]:
         errors: list[BaseException] = []
         while self._mount_lifespans:
@@ -390,6 +409,7 @@ class App:
             return
         self._started = False
         self.begin_shutdown(0)
+        await self._close_streams()
         errors: list[BaseException] = []
         if self._injector is not None:
             try:
@@ -717,6 +737,7 @@ class App:
         self._streams.add(pump)
         pump.add_done_callback(self._streams.discard)
         watcher = loop.create_task(_await_call(wait_disconnect))
+        self._open_streams += 1
         try:
             await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -725,7 +746,12 @@ class App:
             await asyncio.gather(pump, watcher, return_exceptions=True)
             if not watcher.cancelled():
                 request._disconnected = True
-            await _aclose(generator)
+            try:
+                await _aclose(generator)
+            finally:
+                self._open_streams -= 1
+                if not self._open_streams and self._streams_closed is not None:
+                    self._streams_closed.set()
 
     async def _pump(
         self,
@@ -1246,13 +1272,25 @@ async def _await_call(function: Callable[[], Awaitable[Any]]) -> Any:
     return await function()
 
 
-def _prepared(injector: Injector, entry: RouteEntry, websocket: bool) -> RouteEntry:
-    call = injector.prepare(entry, websocket=websocket)
+def _prepared(
+    injector: Injector, entry: RouteEntry, websocket: bool, strict: bool, logger: logging.Logger
+) -> RouteEntry:
+    try:
+        call = injector.prepare(entry, websocket=websocket)
+    except Exception as exc:
+        if strict:
+            raise
+        logger.error("Route %s %s cannot be served: %s", entry.method, entry.path, exc)
+        call = partial(_broken_route, exc)
     if call is None:
         return entry
     return RouteEntry(
         entry.method, entry.segments, entry.handler, entry.deps, entry.response_model, call
     )
+
+
+async def _broken_route(error: Exception, connection: Any) -> Any:
+    raise FastwareError(f"this route's dependencies cannot be resolved: {error}") from error
 
 
 async def _aclose(generator: Any) -> None:

@@ -8,6 +8,7 @@ and scope mistakes are found here, when the app compiles its routes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from ._signature import (
     describe,
 )
 from .exceptions import DependencyError
-from .markers import is_marked, options_of
+from .markers import options_of
 
 # (kind, factory, connection mode, connection keyword, ((keyword, value index), ...))
 Step = tuple[int, Callable[..., Any], int, "str | None", tuple[tuple[str, int], ...]]
@@ -28,23 +29,29 @@ Lookup = Callable[[Callable[..., Any]], "Callable[..., Any] | None"]
 
 
 class InfoCache:
-    """Signature readings by callable, so each callable's signature is read once."""
+    """Signature readings by callable, so each callable's signature is read once.
+
+    Entries go away with their callable, so one-off factories (lambdas made per call) do not
+    accumulate; callables that cannot be weakly referenced are read again each time.
+    """
 
     __slots__ = ("_handlers", "_infos")
 
     def __init__(self) -> None:
-        # id -> (callable kept alive so its id stays unique, info)
-        self._infos: dict[int, tuple[Any, CallableInfo]] = {}
-        self._handlers: dict[int, tuple[Any, CallableInfo]] = {}
+        self._infos: weakref.WeakKeyDictionary[Any, CallableInfo] = weakref.WeakKeyDictionary()
+        self._handlers: weakref.WeakKeyDictionary[Any, CallableInfo] = weakref.WeakKeyDictionary()
 
     def get(self, target: Callable[..., Any], *, handler: bool = False) -> CallableInfo:
         """The :class:`CallableInfo` of ``target``."""
         table = self._handlers if handler else self._infos
-        found = table.get(id(target))
-        if found is not None and found[0] is target:
-            return found[1]
+        try:
+            found = table.get(target)
+        except TypeError:  # not weakly referenceable, or not hashable
+            return CallableInfo(target, handler=handler)
+        if found is not None:
+            return found
         info = CallableInfo(target, handler=handler)
-        table[id(target)] = (target, info)
+        table[target] = info
         return info
 
 
@@ -98,6 +105,7 @@ class Compiler:
         self._lookups: dict[int, tuple[Callable[..., Any], Any]] = {}
         self._app: list[Callable[..., Any]] = []
         self._visiting: list[Callable[..., Any]] = []
+        self._app_checked: set[int] = set()
 
     def compile(
         self, handler: CallableInfo | None, *, app_root: Callable[..., Any] | None = None
@@ -125,7 +133,7 @@ class Compiler:
             for param, required in handler.named:
                 if param not in by_name and required:
                     raise self._error(
-                        f"the handler {describe(handler.target)} needs {param!r}, which no "
+                        f"the handler {handler.name} needs {param!r}, which no "
                         f"dependency provides (deps: {self._known()})"
                     )
         return self._plan(names, tuple(args))
@@ -169,14 +177,11 @@ class Compiler:
             raise self._error(f"{role}: {exc}") from None
         scope = info.scope if replacement is None else _scope_of_override(original, info)
         if app_level and scope != "app":
-            raise self._error(
-                f"the app-scoped {describe(self._visiting[-1])} depends on "
-                f"{describe(factory)}, which is request-scoped; mark it "
-                "@dependency(scope='app') or make the dependent request-scoped"
-            )
+            raise self._request_scoped_under_app(self._visiting[-1], factory)
         if scope == "app" and not root:
-            # Created once for the app (see DependencyResolver); here it is only read.
-            self._check_app_factory(factory, info)
+            # Created once for the app (see DependencyResolver); here it is only read, but
+            # its own graph is checked now so that startup cannot fail or hang on it.
+            self._check_app_graph(factory, info)
             index = len(self._steps)
             self._steps.append((K_APP, factory, CONN_NONE, None, ()))
             self._index[id(factory)] = index
@@ -185,7 +190,7 @@ class Compiler:
                 self._app.append(factory)
             return index
         if root:
-            self._check_app_factory(factory, info)
+            self._check_app_graph(factory, info)
         self._visiting.append(factory)
         args: list[tuple[str, int]] = []
         for param, dep in info.markers:
@@ -217,6 +222,44 @@ class Compiler:
         self._keep.append(factory)
         return index
 
+    def _check_app_graph(self, factory: Callable[..., Any], info: CallableInfo) -> None:
+        if id(factory) in self._app_checked:
+            return
+        self._check_app_factory(factory, info)
+        self._visiting.append(factory)
+        for param, original in info.markers:
+            replacement = self._lookup(original)
+            self._lookups.setdefault(id(original), (original, replacement))
+            self._keep.append(original)
+            child = original if replacement is None else replacement
+            if any(child is seen for seen in self._visiting):
+                chain = [*self._visiting[self._visiting.index(child) :], child]
+                raise self._error("dependency cycle: " + " -> ".join(describe(f) for f in chain))
+            try:
+                child_info = self._infos.get(child)
+            except DependencyError as exc:
+                raise self._error(f"parameter {param!r} of {describe(factory)}: {exc}") from None
+            scope = (
+                child_info.scope
+                if replacement is None
+                else _scope_of_override(original, child_info)
+            )
+            if scope != "app":
+                raise self._request_scoped_under_app(factory, child)
+            self._keep.append(child)
+            self._check_app_graph(child, child_info)
+        self._visiting.pop()
+        self._app_checked.add(id(factory))
+
+    def _request_scoped_under_app(
+        self, parent: Callable[..., Any], child: Callable[..., Any]
+    ) -> DependencyError:
+        return self._error(
+            f"the app-scoped {describe(parent)} depends on {describe(child)}, which is "
+            "request-scoped; mark it @dependency(scope='app') or make the dependent "
+            "request-scoped"
+        )
+
     def _check_app_factory(self, factory: Callable[..., Any], info: CallableInfo) -> None:
         if info.conn != CONN_NONE:
             raise self._error(
@@ -233,4 +276,4 @@ class Compiler:
 
 def _scope_of_override(original: Callable[..., Any], info: CallableInfo) -> str:
     # An override keeps the scope of the factory it replaces unless it was marked itself.
-    return info.scope if is_marked(info.target) else options_of(original).scope
+    return info.scope if info.marked else options_of(original).scope

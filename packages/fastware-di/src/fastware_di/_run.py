@@ -17,7 +17,6 @@ from ._signature import (
     K_APP,
     K_ASYNC,
     K_GEN,
-    K_OPAQUE,
     K_SYNC,
     K_THREAD,
     K_THREAD_GEN,
@@ -94,7 +93,7 @@ async def run_steps(
                 value = factory(conn) if conn_mode else factory()
                 if kind == K_ASYNC:
                     value = await value
-                elif type(value) in _SPECIAL or (kind == K_OPAQUE and inspect.isawaitable(value)):
+                elif type(value) not in _PLAIN and _needs_settling(value):
                     value, cleanups = await _settle(value, cleanups, factory)
                 values.append(value)
                 continue
@@ -117,7 +116,7 @@ async def run_steps(
                 value = await factory(*positional, **kwargs)
             elif kind == K_SYNC:
                 value = factory(*positional, **kwargs)
-                if type(value) in _SPECIAL:
+                if type(value) not in _PLAIN and _needs_settling(value):
                     value, cleanups = await _settle(value, cleanups, factory)
             elif kind == K_AGEN:
                 generator = factory(*positional, **kwargs)
@@ -129,15 +128,15 @@ async def run_steps(
                 cleanups = _track(cleanups, generator)
             elif kind == K_THREAD:
                 value = await asyncio.to_thread(factory, *positional, **kwargs)
-                if inspect.isawaitable(value) or type(value) in _SPECIAL:
+                if type(value) not in _PLAIN and _needs_settling(value):
                     value, cleanups = await _settle(value, cleanups, factory)
             elif kind == K_THREAD_GEN:
                 threaded = ThreadedGenerator(factory(*positional, **kwargs))
                 value = await _first(threaded, factory)
                 cleanups = _track(cleanups, threaded)
-            else:  # K_OPAQUE: 0.6.3's rule, await anything awaitable, advance generators
+            else:  # K_OPAQUE
                 value = factory(*positional, **kwargs)
-                if inspect.isawaitable(value) or type(value) in _SPECIAL:
+                if type(value) not in _PLAIN and _needs_settling(value):
                     value, cleanups = await _settle(value, cleanups, factory)
             values.append(value)
     except BaseException as exc:
@@ -148,6 +147,21 @@ async def run_steps(
 
 
 _MISSING: Any = object()
+
+# Result types known to need nothing more (not awaitable, not a generator): 0.6.3 awaited any
+# awaitable a factory returned and advanced generators; remembering the plain types keeps
+# that check to one set lookup per value.
+_PLAIN: set[type] = {int, str, bytes, float, bool, dict, list, tuple, type(None)}
+_PLAIN_LIMIT = 1024
+
+
+def _needs_settling(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SPECIAL or inspect.isawaitable(value):
+        return True
+    if len(_PLAIN) < _PLAIN_LIMIT:
+        _PLAIN.add(kind)
+    return False
 
 
 def _track(cleanups: list[Any] | None, generator: Any) -> list[Any]:

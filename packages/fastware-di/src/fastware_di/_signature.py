@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args, get_origin
 from fastware_core import Request, WebSocket
 
 from .exceptions import DependencyError
-from .markers import Dependency, options_of
+from .markers import Dependency, is_marked, options_of
 
 # How a callable is run and what its result needs.
 K_SYNC = 0  # a plain function: only a coroutine or generator result needs more work
@@ -47,15 +47,17 @@ class CallableInfo:
         "conn",
         "conn_name",
         "kind",
+        "marked",
         "markers",
+        "name",
         "named",
         "scope",
-        "target",
         "var_keyword",
     )
 
     def __init__(self, target: Callable[..., Any], *, handler: bool) -> None:
-        self.target = target
+        self.name = describe(target)  # not the target itself: caches hold infos weakly
+        self.marked = is_marked(target)
         options = options_of(target)
         self.scope = options.scope
         self.kind = _kind(target, options.blocking)
@@ -151,7 +153,7 @@ class CallableInfo:
         return self.var_keyword or name in self.accepted
 
     def _unsupported(self, why: str) -> DependencyError:
-        return DependencyError(f"{describe(self.target)} has an unsupported signature: {why}")
+        return DependencyError(f"{self.name} has an unsupported signature: {why}")
 
 
 def _kind(target: Any, blocking: bool) -> int:

@@ -58,7 +58,16 @@ class DependencyOverrides(MutableMapping[Factory, Factory]):
         self._base[key] = value
 
     def __delitem__(self, key: Factory) -> None:
-        del self._base[key]
+        if key in self._base:
+            del self._base[key]
+        elif any(key in layer for layer in self._layers):
+            raise KeyError(f"{key!r} is overridden by an active with-block; it ends with it")
+        else:
+            raise KeyError(key)
+
+    def clear(self) -> None:
+        """Remove every override assigned to the base dict (active with-blocks stay)."""
+        self._base.clear()
 
     def __iter__(self) -> Iterator[Factory]:
         seen: set[int] = set()
@@ -99,22 +108,23 @@ class DependencyOverrides(MutableMapping[Factory, Factory]):
 
 
 class _Layer:
-    """``with overrides({...}):``; also usable as ``async with``."""
+    """``with overrides({...}):``; also usable as ``async with``, and re-entrant."""
 
-    __slots__ = ("_context", "_layer", "_owner")
+    __slots__ = ("_contexts", "_layer", "_owner")
 
     def __init__(self, owner: DependencyOverrides, layer: dict[Factory, Factory]) -> None:
         self._owner = owner
         self._layer = layer
-        self._context: Any = None
+        self._contexts: list[Any] = []
 
     def __enter__(self) -> DependencyOverrides:
-        self._context = self._owner._pushed(self._layer)
-        self._context.__enter__()
+        context = self._owner._pushed(self._layer)
+        context.__enter__()
+        self._contexts.append(context)
         return self._owner
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._context.__exit__(*exc_info)
+        self._contexts.pop().__exit__(*exc_info)
 
     async def __aenter__(self) -> DependencyOverrides:
         return self.__enter__()

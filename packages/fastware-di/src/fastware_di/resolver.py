@@ -12,7 +12,8 @@ from fastware_core.routing import RouteEntry
 
 from ._plan import Compiler, InfoCache, Plan
 from ._run import GuardedStream, report_twice, run_steps, unwind
-from ._signature import describe
+from ._signature import CallableInfo, describe
+from .exceptions import DependencyError
 from .overrides import DependencyOverrides
 
 __all__ = ("DependencyResolver",)
@@ -34,7 +35,9 @@ class DependencyResolver:
         self._overrides = DependencyOverrides(overrides)
         self._overrides._check = self._check_routes
         self._infos = InfoCache()
-        self._routes: weakref.WeakSet[_RouteCall] = weakref.WeakSet()
+        # Prepared routes in registration order (weakly: a recompiled app drops its old ones).
+        self._routes: weakref.WeakValueDictionary[int, _RouteCall] = weakref.WeakValueDictionary()
+        self._route_count = 0
         self._app = _AppScope(self)
 
     @property
@@ -82,20 +85,29 @@ class DependencyResolver:
         Raises:
             DependencyError: naming the route and the factory when the graph is broken.
         """
-        handler = self._infos.get(entry.handler, handler=True)
+        label = f"WebSocket {entry.path}" if websocket else f"{entry.method} {entry.path}"
+        try:
+            handler = self._infos.get(entry.handler, handler=True)
+        except DependencyError as exc:
+            raise DependencyError(f"{label}: {exc}") from None
         deps = entry.deps or {}
         if not deps and not handler.markers:
             return None
-        label = f"WebSocket {entry.path}" if websocket else f"{entry.method} {entry.path}"
-        route = _RouteCall(self, entry, deps, label, websocket)
-        self._routes.add(route)
+        route = _RouteCall(self, entry, handler, deps, label)
+        self._route_count += 1
+        self._routes[self._route_count] = route
         return route
 
     async def startup(self) -> None:
-        """Create every app-scoped dependency the routes use, in dependency order."""
-        for route in list(self._routes):
-            for factory in route.plan_for_now().app_factories:
-                await self._app.obtain(factory)
+        """Create every app-scoped dependency the routes use, in dependency order (routes in
+        registration order). If one fails, those already created are torn down."""
+        try:
+            for route in list(self._routes.values()):
+                for factory in route.plan_for_now().app_factories:
+                    await self._app.obtain(factory)
+        except BaseException:
+            await self._app.close()
+            raise
 
     async def shutdown(self) -> None:
         """Tear app-scoped dependencies down, newest first, and forget them."""
@@ -105,7 +117,7 @@ class DependencyResolver:
         return Compiler(self._infos, self._overrides.get, label, deps).compile(handler)
 
     def _check_routes(self) -> None:
-        for route in list(self._routes):
+        for route in list(self._routes.values()):
             route.plan_for_now()
 
 
@@ -123,23 +135,21 @@ class _RouteCall:
         "_overridden",
         "_plan",
         "_resolver",
-        "_websocket",
     )
 
     def __init__(
         self,
         resolver: DependencyResolver,
         entry: RouteEntry,
+        handler: CallableInfo,
         deps: Mapping[str, Factory],
         label: str,
-        websocket: bool,
     ) -> None:
         self._resolver = resolver
         self._call = entry.call
         self._deps = dict(deps)
         self._label = label
-        self._websocket = websocket
-        self._handler = resolver._infos.get(entry.handler, handler=True)
+        self._handler = handler
         overrides = resolver._overrides
         self._base = overrides._base
         self._layers = overrides._layers
