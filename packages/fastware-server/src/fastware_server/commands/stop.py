@@ -1,0 +1,50 @@
+"""``fastware stop``: stop the server recorded in a PID file and wait until it has exited."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_pid_file, say
+
+__all__ = ("StopCommand", "command")
+
+
+class StopCommand:
+    """``fastware stop``."""
+
+    help = "Stop the server of a PID file: finish requests, end streams, then exit."
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the arguments."""
+        parser.description = (
+            f"{self.help} It is killed if it is still running after the grace period."
+        )
+        add_pid_file(parser, "of the server to stop")
+        parser.add_argument(
+            "--grace",
+            type=float,
+            metavar="SECONDS",
+            help="seconds before killing (default: the grace the server was started with)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Stop the server; exit 1 (with a message) when there was none to stop."""
+        from fastware_server.control import stop
+        from fastware_server.errors import NotRunningError
+        from fastware_server.process import read_int_file
+
+        try:
+            pid = read_int_file(args.pid_file)
+        except (ValueError, OSError):
+            pid = None  # stop() reports the corrupt file
+        if not stop(args.pid_file, grace=args.grace):
+            raise NotRunningError(
+                f"no server to stop: PID {pid} of {args.pid_file} is not running (the stale "
+                "PID file was removed)"
+            )
+        say(f"fastware: stopped the server of {args.pid_file} (PID {pid})")
+        return 0
+
+
+command = StopCommand()
+"""The ``stop`` command (entry point ``fastware.cli: stop``)."""

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from fastware_server.ports import free_port
+from fastware_server.probe import PROBE_PATH, Endpoint, answers, wait_until_answering
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(404)  # any answer counts
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_urls() -> None:
+    assert Endpoint("127.0.0.1", 8000).url == "http://127.0.0.1:8000"
+    assert Endpoint("::1", 8000, tls=True).url == "https://[::1]:8000"
+    assert Endpoint(uds="/run/app.sock").url == "unix:/run/app.sock"
+    assert Endpoint("0.0.0.0", 1).probe_host == "127.0.0.1"
+    assert Endpoint("::", 1).probe_host == "::1"
+
+
+def test_an_http_answer_counts(http_server: int) -> None:
+    assert answers(Endpoint("0.0.0.0", http_server))
+    assert _Handler.paths[-1] == PROBE_PATH
+
+
+def test_nothing_listening_or_a_silent_listener_does_not() -> None:
+    assert not answers(Endpoint("127.0.0.1", free_port()))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = Endpoint("127.0.0.1", silent.getsockname()[1])
+        assert not answers(endpoint, timeout=0.2)  # accepted by the kernel, never answered
+        assert not wait_until_answering(endpoint, 0.3)
+
+
+def test_waiting_stops_when_the_server_died() -> None:
+    calls = []
+
+    def starting() -> bool:
+        calls.append(1)
+        return False
+
+    assert not wait_until_answering(Endpoint("127.0.0.1", free_port()), 30, starting)
+    assert calls == [1]
+
+
+def test_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen()
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        assert answers(Endpoint(uds=path))
+        thread.join()
