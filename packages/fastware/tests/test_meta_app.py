@@ -88,5 +88,5 @@ def test_broken_dependencies_fail_at_create_app() -> None:
         return value  # pragma: no cover
 
     router.add_route("GET", "/needs", broken, deps={"other": real_clock})
-    with pytest.raises(DependencyError, match="GET /needs.*'missing'"):
+    with pytest.raises(DependencyError, match=r"GET /needs.*'missing'"):
         create_app(router)

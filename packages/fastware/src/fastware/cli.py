@@ -1,0 +1,224 @@
+"""The ``fastware`` command line (also ``python -m fastware``).
+
+Commands come from the entry-point group ``fastware.cli``: each entry point names an
+object with a one-line ``help``, ``configure(parser)`` and ``run(args) -> int`` (the
+:class:`Command` protocol). fastware-server contributes ``serve``, ``stop`` and
+``status``; this package contributes ``routes``. Only the command that runs is imported
+(``--help`` loads each command object for its one-line summary, which imports no server
+code). Errors are printed as one line on stderr with a non-zero exit status; ``--traceback``
+shows the whole traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from typing import Any, Protocol
+
+from fastware_core import FastwareError
+
+__all__ = ("ENTRY_POINT_GROUP", "Command", "RoutesCommand", "main", "routes_command")
+
+ENTRY_POINT_GROUP = "fastware.cli"
+"""The entry-point group sub-packages register their commands in."""
+_PROG = "fastware"
+
+
+class Command(Protocol):
+    """What a ``fastware.cli`` entry point must name."""
+
+    help: str
+    """One line, shown by ``fastware --help``."""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the command's arguments on ``parser``."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the command; return the exit status. Raise errors; they are printed."""
+
+
+def _version() -> str:
+    try:
+        return version("fastware")
+    except PackageNotFoundError:  # pragma: no cover - an uninstalled tree
+        return "unknown"
+
+
+def _discover() -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry)
+    return dict(sorted(found.items()))
+
+
+def _summary(entry: EntryPoint) -> str:
+    try:
+        return str(entry.load().help).strip().splitlines()[0]
+    except Exception as exc:
+        return f"(cannot be loaded: {type(exc).__name__}: {exc})"
+
+
+def _help(commands: dict[str, EntryPoint]) -> str:
+    width = max((len(name) for name in commands), default=0)
+    lines = [
+        f"usage: {_PROG} [--version] [--traceback] COMMAND [ARGS...]",
+        "",
+        "Serve and inspect fastware apps.",
+        "",
+        "commands:",
+        *(f"  {name.ljust(width)}  {_summary(entry)}" for name, entry in commands.items()),
+        "",
+        "options:",
+        "  -h, --help     show this help and exit",
+        "  -V, --version  print the fastware version and exit",
+        "  --traceback    on errors, show the traceback instead of one line",
+        "",
+        f"Run '{_PROG} COMMAND --help' for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, FastwareError | OSError | ValueError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text} (run with --traceback for details)"
+
+
+def _fail(prog: str, message: str, status: int = 1) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastware`` command line; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = False
+    while args and args[0].startswith("-"):
+        option = args.pop(0)
+        if option in ("-h", "--help"):
+            print(_help(_discover()))
+            return 0
+        if option in ("-V", "--version"):
+            print(f"{_PROG} {_version()}")
+            return 0
+        if option == "--traceback":
+            show_traceback = True
+            continue
+        return _fail(_PROG, f"unknown option {option} (try '{_PROG} --help')", 2)
+    commands = _discover()
+    if not args:
+        print(_help(commands), file=sys.stderr)
+        return 2
+    name = args.pop(0)
+    if name == "help":
+        if not args:
+            print(_help(commands))
+            return 0
+        name, args = args[0], ["--help"]
+    entry = commands.get(name)
+    if entry is None:
+        known = ", ".join(commands) or "none installed"
+        return _fail(_PROG, f"unknown command {name!r} (commands: {known})", 2)
+    prog = f"{_PROG} {name}"
+    try:
+        command: Command = entry.load()
+    except Exception as exc:
+        if show_traceback:
+            raise
+        return _fail(prog, f"cannot load the command from {entry.value}: {_one_line(exc)}")
+    parser = argparse.ArgumentParser(prog=prog, description=command.help)
+    command.configure(parser)
+    options = parser.parse_args(args)
+    try:
+        return int(command.run(options) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if show_traceback:
+            raise
+        return _fail(prog, _one_line(exc))
+
+
+# -- fastware routes ---------------------------------------------------------------------------
+
+
+def _callable_name(function: Any) -> str:
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or repr(function)
+    return f"{module}.{name}" if module else str(name)
+
+
+def _marker_factory(value: Any) -> Any:
+    """The factory of a ``Depends(...)`` marker (fastware-di), or ``None``."""
+    from fastware_di import Dependency
+
+    return value.factory if isinstance(value, Dependency) else None
+
+
+def _dependencies(entry: Any) -> list[str]:
+    found = [f"{key}={_callable_name(value)}" for key, value in (entry.deps or {}).items()]
+    try:
+        signature = inspect.signature(entry.handler, eval_str=True)
+    except Exception:
+        try:
+            signature = inspect.signature(entry.handler)
+        except (TypeError, ValueError):
+            return found
+    for parameter in signature.parameters.values():
+        candidates = [parameter.default, *getattr(parameter.annotation, "__metadata__", ())]
+        for candidate in candidates:
+            factory = _marker_factory(candidate)
+            if factory is not None:
+                found.append(f"{parameter.name}={_callable_name(factory)}")
+                break
+    return found
+
+
+def _routes_table(app: Any) -> list[tuple[str, str, str, str]]:
+    router = app if callable(getattr(app, "compile", None)) else getattr(app, "router", None)
+    if router is None or not callable(getattr(router, "compile", None)):
+        raise ValueError(f"{type(app).__name__} is not a fastware app or router")
+    compiled = router.compile()
+    rows = []
+    for entry in compiled.entries:
+        deps = ", ".join(_dependencies(entry)) or "-"
+        rows.append((entry.method, entry.path, _callable_name(entry.handler), deps))
+    for entry in compiled.ws.entries if compiled.ws is not None else ():
+        deps = ", ".join(_dependencies(entry)) or "-"
+        rows.append(("WS", entry.path, _callable_name(entry.handler), deps))
+    for prefix, mounted in compiled.mounts_with_root():
+        rows.append(("MOUNT", f"{prefix}/*", _callable_name(type(mounted)), "-"))
+    return rows
+
+
+class RoutesCommand:
+    """``fastware routes MODULE:APP``."""
+
+    help = "List an app's routes: method, path, handler and dependencies."
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the arguments."""
+        parser.add_argument(
+            "target", metavar="MODULE:APP", help="the app (or a Router), e.g. hello:app"
+        )
+        parser.add_argument("--app-dir", metavar="DIR", help="import the app from DIR")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Print the table."""
+        from fastware_server.targets import import_target, parse_target
+
+        app = import_target(parse_target(args.target), args.app_dir, require_app=False)
+        rows = [("METHOD", "PATH", "HANDLER", "DEPENDENCIES"), *_routes_table(app)]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            print("  ".join([*cells, row[3]]).rstrip())
+        return 0
+
+
+routes_command = RoutesCommand()
+"""The ``routes`` command (entry point ``fastware.cli: routes``)."""

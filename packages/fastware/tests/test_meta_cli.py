@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import fastware
+from fastware.cli import main
+
+
+def run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fastware", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def modules_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    return set(result.stdout.split())
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"fastware {fastware.__version__}\n"
+    assert run_module("--version").stdout == f"fastware {fastware.__version__}\n"
+
+
+def test_help_lists_every_command_of_the_entry_point_group(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("routes", "serve", "status", "stop"):
+        assert f"\n  {name} " in out
+    assert "Serve an app with Granian" in out
+
+
+def test_help_and_a_command_import_only_what_they_need() -> None:
+    after_help = modules_after(
+        "from fastware.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass"
+    )
+    assert not {m for m in after_help if m.split(".")[0] == "granian"}
+    after_stop = modules_after(
+        "from fastware.cli import main\nmain(['stop', '--pid-file', '/nonexistent/x.pid'])"
+    )
+    assert "fastware_server.commands.stop" in after_stop
+    assert "fastware_server.commands.serve" not in after_stop
+    assert not {m for m in after_stop if m.split(".")[0] == "granian"}
+
+
+def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: fastware" in capsys.readouterr().err
+    assert main(["nope"]) == 2
+    assert capsys.readouterr().err == (
+        "fastware: error: unknown command 'nope' (commands: routes, serve, status, stop)\n"
+    )
+    assert main(["--bogus"]) == 2
+
+
+def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stop", "--pid-file", str(tmp_path / "x.pid")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("fastware stop: error: no server to stop")
+    assert main(["routes", "no_such_module_anywhere:app"]) == 1
+    assert "no module named 'no_such_module_anywhere'" in capsys.readouterr().err
+    with pytest.raises(Exception, match="no server to stop"):
+        main(["--traceback", "stop", "--pid-file", str(tmp_path / "x.pid")])
+
+
+def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "routes_demo.py").write_text(
+        textwrap.dedent(
+            """
+            from fastware_core import Router
+
+            router = Router()
+
+            def get_db():
+                return "db"
+
+            @router.get("/")
+            async def index(request):
+                return {}
+
+            @router.post("/items/{item_id:int}", deps={"db": get_db})
+            async def update(request, db):
+                return {}
+
+            @router.ws("/live")
+            async def live(websocket):
+                pass
+            """
+        )
+    )
+    result = run_module("routes", "routes_demo:router", "--app-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(None, 3) for line in result.stdout.splitlines()]
+    assert rows == [
+        ["METHOD", "PATH", "HANDLER", "DEPENDENCIES"],
+        ["GET", "/", "routes_demo.index", "-"],
+        ["POST", "/items/{item_id:int}", "routes_demo.update", "db=routes_demo.get_db"],
+        ["WS", "/live", "routes_demo.live", "-"],
+    ]
+
+
+def test_server_compatibility_module() -> None:
+    import fastware.server
+    import fastware_server
+
+    assert fastware.server.serve is fastware_server.serve
+    for name in ("write_marker", "list_markers", "remove_marker", "ServerStatus", "stop"):
+        assert name in fastware.server.__all__
+    assert not {m for m in modules_after("import fastware.server") if m.startswith("granian")}
