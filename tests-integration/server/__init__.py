@@ -1,0 +1,1 @@
+"""fastware-server against real Granian processes: the library and the ``fastware`` CLI."""
