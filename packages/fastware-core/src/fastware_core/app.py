@@ -72,6 +72,7 @@ except ImportError:  # pragma: no cover
     _current_task = asyncio.current_task
 
 _RAISE_KEY = "fastware.raise_server_exceptions"
+_STREAM_CLOSE_TIMEOUT = 5.0  # seconds lifespan shutdown waits for cancelled streams to close
 _CONTINUE: Any = object()
 _JSON = "application/json"
 _NOT_FOUND = b'{"detail":"Not found"}'
@@ -374,7 +375,7 @@ class App:
             raise
         self._started = True
 
-    async def _close_streams(self, timeout: float = 5.0) -> None:
+    async def _close_streams(self) -> None:
         # Streams still open when the lifespan ends are cancelled, and closed (their
         # generators, and the dependencies held for them) before app-wide resources go.
         if not self._open_streams:
@@ -382,7 +383,7 @@ class App:
         self._cancel_streams()
         self._streams_closed = asyncio.Event()
         try:
-            await asyncio.wait_for(self._streams_closed.wait(), timeout)
+            await asyncio.wait_for(self._streams_closed.wait(), _STREAM_CLOSE_TIMEOUT)
         except TimeoutError:
             self.logger.warning("%d stream(s) did not close during shutdown", self._open_streams)
         finally:
