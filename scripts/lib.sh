@@ -67,6 +67,6 @@ run_lint() {
     local rc=0
     run_step lint uv run --frozen ruff check . || rc=1
     run_step format uv run --frozen ruff format --check . || rc=1
-    run_step mypy uv run --frozen mypy || rc=1
+    run_step mypy "$ROOT/scripts/typecheck" || rc=1
     return "$rc"
 }

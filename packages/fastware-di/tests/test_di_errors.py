@@ -21,11 +21,6 @@ from fastware_core.app import App
 from fastware_di import DependencyError, DependencyResolver, Depends, dependency
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_app(router: Router) -> App:
     return create_app(router, injector=DependencyResolver())
 

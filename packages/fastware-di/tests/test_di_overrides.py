@@ -27,11 +27,6 @@ def _clear_events() -> Iterator[None]:
     EVENTS.clear()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- factories -----------------------------------------------------------------------------
 
 

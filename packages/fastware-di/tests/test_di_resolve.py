@@ -17,11 +17,6 @@ from fastware_di import DependencyError, DependencyResolver
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeRequest:
     """Stands in for the request: ``resolve`` passes whatever it is given."""
 

@@ -30,11 +30,6 @@ def _reset() -> Iterator[None]:
     THREADS.clear()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_app(router: Router) -> App:
     return create_app(router, injector=DependencyResolver())
 

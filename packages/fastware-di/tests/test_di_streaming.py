@@ -52,11 +52,6 @@ async def get_session() -> AsyncIterator[Session]:
         EVENTS.append("close session")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dependency(scope="app")
 async def get_pool() -> AsyncIterator[str]:
     EVENTS.append("up pool")
