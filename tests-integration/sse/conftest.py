@@ -1,0 +1,320 @@
+"""Real parts for the SSE tests: a redis-server, Granian with several workers, SSE readers.
+
+``redis-server`` must be installed (Debian package ``redis-server``; ``.ci/run`` installs
+it): a Redis that cannot be started fails the tests, it never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import pytest
+
+APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
+STARTUP_TIMEOUT = 20.0
+LOG_TAIL = 6000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """``redis-server`` on a free port, without persistence; can be stopped and restarted
+    on the same port (an outage)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail(
+                "redis-server is not installed (apt-get install redis-server; .ci/run does it)"
+            )
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = log_dir / f"redis-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(self.log),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                error = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                pytest.fail(f"redis-server exited with {self.proc.returncode}: {error}")
+            if self.ping():
+                return
+            time.sleep(0.05)
+        pytest.fail(f"redis-server did not answer PING on port {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if proc is not None and proc.stderr is not None:
+            proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A running redis-server for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def channel() -> str:
+    """A channel name of its own for each test, so that tests do not see each other."""
+    return f"test:{uuid.uuid4().hex}"
+
+
+class Granian:
+    """``python -m granian`` serving an app of ``apps/`` with several workers."""
+
+    def __init__(
+        self,
+        target: str,
+        workers: int,
+        log_dir: Path,
+        env: Mapping[str, str],
+        port: int | None = None,
+    ) -> None:
+        self.target = target
+        self.workers = workers
+        self.env = dict(env)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"granian-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "granian",
+            "--interface", "rsgi",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--workers", str(self.workers),
+            "--working-dir", str(APPS_DIR),
+            self.target,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **self.env}
+        with self.log.open("ab") as output:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=APPS_DIR,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"granian exited with {self.proc.returncode}\n{self.logs()}")
+            try:
+                answered = httpx.get(self.url + "/", timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                answered = False
+            log = self.log.read_text(errors="replace")
+            if answered and all(f"Started worker-{n}" in log for n in range(1, self.workers + 1)):
+                return
+            time.sleep(0.1)
+        pytest.fail(f"granian was not ready within {STARTUP_TIMEOUT} s\n{self.logs()}")
+
+    def logs(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- granian ---\n{text[-LOG_TAIL:]}"
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL for the process group; Granian's exit code."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return proc.returncode
+
+
+class StartGranian(Protocol):
+    def __call__(
+        self, target: str, workers: int, env: Mapping[str, str], port: int | None = None
+    ) -> Granian: ...
+
+
+@pytest.fixture
+def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+    """``start(target, workers, env)``: a started Granian, stopped after the test."""
+    started: list[Granian] = []
+
+    def start(
+        target: str, workers: int, env: Mapping[str, str], port: int | None = None
+    ) -> Granian:
+        server = Granian(target, workers, tmp_path, env, port)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class SSEReader:
+    """Reads one event stream over a raw HTTP/1.1 connection in a thread; events (dicts of
+    fields) land in a queue. ``close()`` shuts the socket down, so the server sees the
+    client leave at once."""
+
+    def __init__(self, url: str, last_event_id: str | None = None) -> None:
+        parsed = httpx.URL(url)
+        self.url = url
+        self.events: queue.Queue[dict[str, str] | None] = queue.Queue()
+        self.status: int | None = None
+        self.response_headers: dict[str, str] = {}
+        extra = "" if last_event_id is None else f"Last-Event-ID: {last_event_id}\r\n"
+        request = (
+            f"GET {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n"
+            f"Accept: text/event-stream\r\n{extra}\r\n"
+        )
+        self._sock = socket.create_connection((parsed.host, parsed.port or 80), timeout=10)
+        self._sock.settimeout(None)
+        self._sock.sendall(request.encode("latin-1"))
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._sock.makefile("rb") as stream:
+                self.status = int(stream.readline().split()[1])
+                while (line := stream.readline().rstrip(b"\r\n")) != b"":
+                    name, _, value = line.decode("latin-1").partition(":")
+                    self.response_headers[name.strip().lower()] = value.strip()
+                chunked = self.response_headers.get("transfer-encoding") == "chunked"
+                buffer = b""
+                fields: dict[str, str] = {}
+                while True:
+                    if chunked:
+                        size = int(stream.readline().split(b";")[0], 16)
+                        if size == 0:
+                            return
+                        data = stream.read(size)
+                        stream.readline()
+                    else:
+                        data = stream.read1(65536)
+                    if not data:
+                        return
+                    buffer += data
+                    *lines, buffer = buffer.split(b"\n")
+                    for raw in lines:
+                        text = raw.decode("utf-8")
+                        if not text:
+                            if "data" in fields:  # as browsers: no data, no event
+                                self.events.put(fields)
+                            fields = {}
+                        elif not text.startswith(":"):
+                            name, _, value = text.partition(":")
+                            value = value.removeprefix(" ")
+                            fields[name] = fields[name] + "\n" + value if name in fields else value
+        except (OSError, ValueError, IndexError):
+            pass
+        finally:
+            self.events.put(None)  # the stream ended
+
+    def next(self, timeout: float = 10.0) -> dict[str, str]:
+        """The next event; fails the test on a timeout or the end of the stream."""
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no event from {self.url} within {timeout} s")
+        if event is None:
+            self.events.put(None)
+            pytest.fail(f"the stream from {self.url} ended")
+        return event
+
+    def take(self, count: int, timeout: float = 10.0) -> list[dict[str, str]]:
+        """The next ``count`` events."""
+        return [self.next(timeout) for _ in range(count)]
+
+    def ended(self, timeout: float = 10.0) -> bool:
+        """Whether the stream ends (after any events still queued) within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if self.events.get(timeout=left) is None:
+                    self.events.put(None)
+                    return True
+            except queue.Empty:
+                return False
+        return False
+
+    def close(self) -> None:
+        """Leave: shut the connection down and wait for the reading thread."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def readers() -> Iterator[list[SSEReader]]:
+    """A list to put SSEReaders in; all are closed after the test."""
+    opened: list[SSEReader] = []
+    yield opened
+    for reader in opened:
+        reader.close()
