@@ -15,6 +15,7 @@ COMPAT_MODULES = (
     "request",
     "responses",
     "routing",
+    "sse",
     "testing",
     "types",
     "websocket",

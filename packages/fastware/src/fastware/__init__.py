@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         stop,
         stop_background,
     )
+    from fastware_sse import Broadcaster, sse_route
 
     from .app import create_app
 
@@ -74,6 +75,7 @@ _LAZY: dict[str, str] = {
     "AlreadyRunningError": "fastware_server.errors",
     "AppConfig": "fastware_core.app",
     "AsyncTestClient": "fastware_core.testing",
+    "Broadcaster": "fastware_sse",
     "BytesResponse": "fastware_core.responses",
     "DependencyResolver": "fastware_di",
     "Depends": "fastware_di",
@@ -110,6 +112,7 @@ _LAZY: dict[str, str] = {
     "serve": "fastware_server.run",
     "serve_background": "fastware_server.detached",
     "set_cookie": "fastware_core.responses",
+    "sse_route": "fastware_sse",
     "status": "fastware_server.control",
     "stop": "fastware_server.control",
     "stop_background": "fastware_server.background",
@@ -124,6 +127,7 @@ __all__ = (
     "AlreadyRunningError",
     "AppConfig",
     "AsyncTestClient",
+    "Broadcaster",
     "BytesResponse",
     "DependencyResolver",
     "Depends",
@@ -161,6 +165,7 @@ __all__ = (
     "serve",
     "serve_background",
     "set_cookie",
+    "sse_route",
     "status",
     "stop",
     "stop_background",
