@@ -207,3 +207,42 @@ async def test_the_outage_buffer_is_bounded(tmp_path: Path, channel: str) -> Non
     await asyncio.sleep(0.1)
     assert broker.dropped == 2
     await broadcaster.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_publish_batch_retried_after_a_dropped_connection_is_stored_once(
+    redis_server: RedisServer, channel: str
+) -> None:
+    import redis.asyncio as redis_asyncio
+
+    from fastware_sse.redis_broker import _PUBLISH_SCRIPT
+
+    broker = RedisBroker(redis_server.url, channel=channel)
+    broadcaster = Broadcaster(strict=False, broker=broker)
+    client = await Client.open(broadcaster)
+    broadcaster.broadcast("tick", 1)
+    assert [e["data"] for e in await client.events(1)] == ["1"]
+    # What the publisher sends again when the connection drops before Redis's replies
+    # arrive: the same publisher and sequence number. Redis must not store it twice.
+    direct = redis_asyncio.from_url(redis_server.url)
+    try:
+        again = await direct.eval(
+            _PUBLISH_SCRIPT,
+            3,
+            broker.stream_key,
+            broker.channel,
+            broker._published_key,
+            broker.backlog_size,
+            "tick",
+            "1",
+            broker._publisher_id,
+            1,
+        )
+        assert again is None
+        assert await direct.xlen(broker.stream_key) == 1
+    finally:
+        await direct.aclose()
+    broadcaster.broadcast("tick", 2)
+    assert [e["data"] for e in await client.events(1)] == ["2"]  # the next one still goes
+    await client.close()
+    await broadcaster.aclose()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 from collections import deque
 from typing import Any
 
@@ -17,8 +18,15 @@ __all__ = ("RedisBroker",)
 logger = logging.getLogger("fastware.sse")
 
 # XADD and PUBLISH in one script: Redis runs it atomically, so the order of the messages on
-# the channel is the order of the ids in the stream, whichever worker published.
+# the channel is the order of the ids in the stream, whichever worker published. Each
+# publisher numbers its events; the script skips a number it has already applied (KEYS[3]
+# holds the last one per publisher), so a batch retried after a connection dropped in the
+# middle of it is not stored twice.
 _PUBLISH_SCRIPT = """
+local last = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
+if tonumber(ARGV[5]) <= last then return false end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[3], 86400)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2], 'd', ARGV[3])
 redis.call('PUBLISH', KEYS[2], id .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[3])
 return id
@@ -81,6 +89,9 @@ class RedisBroker:
         self.channel = channel
         """The pub/sub channel."""
         self.stream_key = f"{channel}:backlog"
+        self._published_key = f"{channel}:published"
+        self._publisher_id = secrets.token_hex(8)
+        self._sequence = 0
         """The Redis Stream holding the backlog."""
         self.backlog_size = backlog_size
         """Events kept for replay."""
@@ -90,7 +101,7 @@ class RedisBroker:
         self.max_backoff = max_backoff
         self.dropped = 0
         """Events dropped because the outage buffer was full."""
-        self._pending: deque[tuple[str, str]] = deque()
+        self._pending: deque[tuple[str, str, int]] = deque()
         self._deliver: Deliver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -137,7 +148,8 @@ class RedisBroker:
                     self.dropped,
                 )
             return
-        self._pending.append((event, data))
+        self._sequence += 1
+        self._pending.append((event, data, self._sequence))
         wakeup = self._wakeup
         if wakeup is not None and self._running_here():
             wakeup.set()
@@ -172,15 +184,18 @@ class RedisBroker:
             batch = [self._pending[i] for i in range(min(_BATCH, len(self._pending)))]
             try:
                 pipe = self._client.pipeline(transaction=False)
-                for event, data in batch:
+                for event, data, sequence in batch:
                     pipe.eval(
                         _PUBLISH_SCRIPT,
-                        2,
+                        3,
                         self.stream_key,
                         self.channel,
+                        self._published_key,
                         self.backlog_size,
                         event,
                         data,
+                        self._publisher_id,
+                        sequence,
                     )
                 await pipe.execute()
             except (ConnectionError, TimeoutError, OSError) as exc:
