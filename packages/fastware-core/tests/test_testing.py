@@ -383,3 +383,16 @@ async def test_clients_tolerate_an_app_without_lifespan_support() -> None:
     assert response.status_code == 204
     with TestClient(no_lifespan) as sync_client:
         assert sync_client.get("/").status_code == 204
+
+
+def test_clients_claim_the_http_version_they_are_given(router: Router) -> None:
+    @router.get("/version")
+    async def version(request: Request) -> dict[str, str]:
+        return {"version": request.http_version}
+
+    app = create_app(router)
+    with TestClient(app) as default, TestClient(app, http_version="2") as h2:
+        assert default.get("/version").json() == {"version": "1.1"}
+        assert h2.get("/version").json() == {"version": "2"}
+    with pytest.raises(ValueError, match="http_version"):
+        TestClient(app, http_version="2.0")

@@ -69,6 +69,19 @@ async def test_stream_headers_over_http_1_1() -> None:
 
 
 @pytest.mark.anyio
+async def test_stream_headers_over_http_2_have_no_connection_header() -> None:
+    broadcaster = Broadcaster()
+    async with (
+        AsyncTestClient(make_app(broadcaster), http_version="2") as client,
+        client.stream("GET", "/hello") as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["x-accel-buffering"] == "no"
+        assert "connection" not in response.headers  # connection-specific: illegal in h2
+        assert await read_events(response, 1) == [{"event": "hello", "data": '{"ok":true}'}]
+
+
+@pytest.mark.anyio
 async def test_broadcast_from_a_sync_handler_reaches_the_stream() -> None:
     broadcaster = Broadcaster()
     broadcaster.register_event("tick")

@@ -420,6 +420,7 @@ class AsyncTestClient:
         cookies: Initial cookies.
         root_path: The ASGI ``root_path`` to send.
         timeout: Seconds a stream's app may take to finish after a disconnect.
+        http_version: The ASGI ``http_version`` requests claim (``"1.1"``, ``"2"``).
     """
 
     __test__ = False
@@ -435,7 +436,11 @@ class AsyncTestClient:
         root_path: str = "",
         client: tuple[str, int] = ("testclient", 50000),
         timeout: float = 5.0,
+        http_version: str = "1.1",
     ) -> None:
+        if http_version not in ("1.0", "1.1", "2", "3"):
+            raise ValueError(f"http_version must be 1.0, 1.1, 2 or 3, got {http_version!r}")
+        self.http_version = http_version
         self.app = app
         self.base_url = base_url.rstrip("/")
         self.raise_server_exceptions = raise_server_exceptions
@@ -515,7 +520,7 @@ class AsyncTestClient:
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
+            "http_version": self.http_version,
             "method": method,
             "scheme": parts.scheme or "http",
             "path": unquote(raw_path, errors="replace"),
@@ -848,6 +853,7 @@ class TestClient:
 
     Args:
         timeout: Seconds each call waits for the app (``None`` waits forever).
+        http_version: The ASGI ``http_version`` requests claim (``"1.1"``, ``"2"``).
     """
 
     __test__ = False
@@ -862,6 +868,7 @@ class TestClient:
         cookies: Mapping[str, str] | None = None,
         root_path: str = "",
         timeout: float | None = 30.0,
+        http_version: str = "1.1",
     ) -> None:
         self._async = AsyncTestClient(
             app,
@@ -870,6 +877,7 @@ class TestClient:
             headers=headers,
             cookies=cookies,
             root_path=root_path,
+            http_version=http_version,
         )
         self.timeout = timeout
         self._portal: _LoopThread | None = None
