@@ -51,6 +51,7 @@ def test_merge_config_checks_names_and_values() -> None:
         ({"ssl_cert": "missing.pem", "ssl_key": "missing.pem"}, "no such file"),
         ({"grace": -1}, "grace must be 0 or more"),
         ({"threads": 0}, "threads must be positive"),
+        ({"backpressure": 0}, "backpressure must be positive"),
     ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -58,7 +59,7 @@ def test_merge_config_checks_names_and_values() -> None:
 
 
 def test_config_survives_json() -> None:
-    config = ServerConfig(http="2", uds="/tmp/x.sock", grace=1.5)
+    config = ServerConfig(http="2", uds="/tmp/x.sock", grace=1.5, backpressure=20_000)
     data = config.to_json()
     assert data["uds"] == "/tmp/x.sock"
     assert ServerConfig.from_json(data) == config

@@ -180,6 +180,7 @@ class _ThreadServer:
             http=HTTPModes(cfg.http),
             websockets=cfg.websockets,
             backlog=cfg.backlog,
+            backpressure=cfg.backpressure,
             http1_settings=HTTP1Settings(
                 header_read_timeout=round(cfg.header_read_timeout * 1000),
                 keep_alive=cfg.keep_alive,

@@ -58,6 +58,9 @@ class ServerConfig:
     """TLS private key (PEM)."""
     backlog: int = 1024
     """Connections the kernel queues before accepting (Granian's minimum is 128)."""
+    backpressure: int | None = None
+    """Requests one worker handles at once (each open stream, e.g. an SSE client, is one);
+    ``None`` keeps Granian's default, ``backlog // workers``. Raise it for many SSE clients."""
     keep_alive: bool = True
     """Keep HTTP/1.1 connections open between requests."""
     keep_alive_timeout: float = 20.0
@@ -98,6 +101,8 @@ class ServerConfig:
         _choice("log_level", self.log_level, _LOG_LEVELS)
         _positive("threads", self.threads)
         _positive("backlog", self.backlog)
+        if self.backpressure is not None:
+            _positive("backpressure", self.backpressure)
         _positive("keep_alive_timeout", self.keep_alive_timeout)
         _positive("header_read_timeout", self.header_read_timeout)
         _positive("startup_timeout", self.startup_timeout)

@@ -86,6 +86,12 @@ class ServeCommand:
         http.add_argument("--ssl-cert", metavar="PEM", help="TLS certificate")
         http.add_argument("--ssl-key", metavar="PEM", help="TLS private key")
         http.add_argument("--backlog", type=_count, default=1024)
+        http.add_argument(
+            "--backpressure",
+            type=_count,
+            default=None,
+            help="requests (and open streams) per worker at once (default: backlog / workers)",
+        )
         http.add_argument("--no-keep-alive", action="store_true", help="close after each request")
         http.add_argument("--keep-alive-timeout", type=_seconds, default=20.0, help="HTTP/2")
         http.add_argument("--header-read-timeout", type=_seconds, default=30.0, help="HTTP/1.1")
@@ -109,6 +115,7 @@ class ServeCommand:
             "ssl_cert": args.ssl_cert,
             "ssl_key": args.ssl_key,
             "backlog": args.backlog,
+            "backpressure": args.backpressure,
             "keep_alive": not args.no_keep_alive,
             "keep_alive_timeout": args.keep_alive_timeout,
             "header_read_timeout": args.header_read_timeout,
