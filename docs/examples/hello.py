@@ -6,17 +6,21 @@ Run it with ``scripts/demo`` (Granian over RSGI on http://127.0.0.1:8000), then 
     curl http://127.0.0.1:8000/items/1
     curl -X POST http://127.0.0.1:8000/items -H 'content-type: application/json' \
          -d '{"name": "lamp", "price": 19.5}'
+
+and, in another terminal before the POST, watch new items arrive as server-sent events:
+
+    curl -N http://127.0.0.1:8000/events
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-from fastware import HTTPError, Request, Router, create_app
+from fastware import Broadcaster, Depends, HTTPError, Request, Router, create_app, sse_route
 
 
 class Item(msgspec.Struct):
@@ -25,6 +29,17 @@ class Item(msgspec.Struct):
 
 
 router = Router()
+
+# Live updates: every new item is broadcast to the clients of GET /events.
+updates = Broadcaster(heartbeat_interval=15)
+updates.register_event("item")
+router.add_route("GET", "/events", sse_route(updates))
+
+
+def get_items(request: Request) -> dict[int, Item]:
+    """A dependency: the item store the lifespan put in the app's state."""
+    items: dict[int, Item] = request.state.items
+    return items
 
 
 @router.get("/")
@@ -49,11 +64,13 @@ async def get_item(request: Request) -> Item:
 
 
 @router.post("/items")
-async def create_item(request: Request) -> dict[str, Any]:
+async def create_item(
+    request: Request, items: Annotated[dict[int, Item], Depends(get_items)]
+) -> dict[str, Any]:
     item = request.json_as(Item)
-    items: dict[int, Item] = request.state.items
     item_id = max(items, default=0) + 1
     items[item_id] = item
+    updates.broadcast("item", {"id": item_id, "name": item.name, "price": item.price})
     return {"id": item_id, "item": item}
 
 
