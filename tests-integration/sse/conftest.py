@@ -6,13 +6,10 @@ it): a Redis that cannot be started fails the tests, it never skips them.
 
 from __future__ import annotations
 
-import os
 import queue
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,18 +19,9 @@ from typing import Protocol
 
 import httpx
 import pytest
+from support.granian import GranianProcess, free_port
 
-APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
-STARTUP_TIMEOUT = 20.0
-LOG_TAIL = 6000
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+STARTUP_TIMEOUT = 20.0  # redis-server
 
 
 class RedisServer:
@@ -113,100 +101,24 @@ def channel() -> str:
     return f"test:{uuid.uuid4().hex}"
 
 
-class Granian:
-    """``python -m granian`` serving an app of ``apps/`` with several workers."""
-
-    def __init__(
-        self,
-        target: str,
-        workers: int,
-        log_dir: Path,
-        env: Mapping[str, str],
-        port: int | None = None,
-    ) -> None:
-        self.target = target
-        self.workers = workers
-        self.env = dict(env)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"granian-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable, "-m", "granian",
-            "--interface", "rsgi",
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--workers", str(self.workers),
-            "--working-dir", str(APPS_DIR),
-            self.target,
-        ]  # fmt: skip
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", **self.env}
-        with self.log.open("ab") as output:
-            self.proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=APPS_DIR,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"granian exited with {self.proc.returncode}\n{self.logs()}")
-            try:
-                answered = httpx.get(self.url + "/", timeout=1.0).status_code == 200
-            except httpx.HTTPError:
-                answered = False
-            log = self.log.read_text(errors="replace")
-            if answered and all(f"Started worker-{n}" in log for n in range(1, self.workers + 1)):
-                return
-            time.sleep(0.1)
-        pytest.fail(f"granian was not ready within {STARTUP_TIMEOUT} s\n{self.logs()}")
-
-    def logs(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- granian ---\n{text[-LOG_TAIL:]}"
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then SIGKILL for the process group; Granian's exit code."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return proc.returncode
-
-
 class StartGranian(Protocol):
     def __call__(
         self, target: str, workers: int, env: Mapping[str, str], port: int | None = None
-    ) -> Granian: ...
+    ) -> GranianProcess: ...
 
 
 @pytest.fixture
 def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
     """``start(target, workers, env)``: a started Granian, stopped after the test."""
-    started: list[Granian] = []
+    started: list[GranianProcess] = []
 
     def start(
         target: str, workers: int, env: Mapping[str, str], port: int | None = None
-    ) -> Granian:
-        server = Granian(target, workers, tmp_path, env, port)
+    ) -> GranianProcess:
+        server = GranianProcess(target, "rsgi", tmp_path, env, workers=workers, port=port)
         started.append(server)
         server.start()
+        server.wait_ready()
         return server
 
     yield start

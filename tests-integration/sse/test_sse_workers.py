@@ -7,14 +7,17 @@ import types
 
 import httpx
 import pytest
+from support.granian import GranianProcess
 
 from fastware_server.targets import process_local_backends
 from fastware_sse import Broadcaster
 
-from .conftest import Granian, RedisServer, SSEReader, StartGranian
+from .conftest import RedisServer, SSEReader, StartGranian
 
 
-def open_on_both_workers(server: Granian, readers: list[SSEReader]) -> dict[int, list[SSEReader]]:
+def open_on_both_workers(
+    server: GranianProcess, readers: list[SSEReader]
+) -> dict[int, list[SSEReader]]:
     """Open streams until each worker serves at least two; readers by worker PID."""
     by_pid: dict[int, list[SSEReader]] = {}
     for _ in range(60):
@@ -28,7 +31,7 @@ def open_on_both_workers(server: Granian, readers: list[SSEReader]) -> dict[int,
     pytest.fail(f"the streams did not spread over two workers: {sorted(by_pid)}\n{server.logs()}")
 
 
-def publish_from_both(server: Granian, count: int, start: int = 0) -> set[int]:
+def publish_from_both(server: GranianProcess, count: int, start: int = 0) -> set[int]:
     """POST /publish ``count`` times (alternating async and sync handlers), on new
     connections so that both workers publish; the PIDs that did."""
     pids = set()

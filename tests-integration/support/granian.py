@@ -1,0 +1,164 @@
+"""Real Granian servers for the integration suites: ``python -m granian`` on a free port.
+
+Shared by ``http_doors/`` and ``sse/`` (tests-integration is on pytest's pythonpath, so
+suites import it as ``support.granian``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+
+APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
+STARTUP_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+LOG_TAIL = 6000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class GranianProcess:
+    """``python -m granian`` serving one app of ``apps/`` on a free port, output in files."""
+
+    def __init__(
+        self,
+        target: str,
+        interface: str,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        workers: int = 1,
+        port: int | None = None,
+    ) -> None:
+        self.target = target
+        self.interface = interface
+        self.env = dict(env or {})
+        self.workers = workers
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.url = f"http://{self.host}:{self.port}"
+        stem = f"{target.partition(':')[0]}-{interface}-{self.port}"
+        self.stdout_path = log_dir / f"{stem}.stdout.log"
+        self.stderr_path = log_dir / f"{stem}.stderr.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            self.interface,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--working-dir",
+            str(APPS_DIR),
+            self.target,
+        ]
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **self.env,
+        }
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=APPS_DIR,
+                env=env,
+                start_new_session=True,  # its own process group: the worker goes with it
+            )
+
+    @property
+    def returncode(self) -> int | None:
+        assert self.proc is not None
+        return self.proc.poll()
+
+    def logs(self) -> str:
+        """The tail of the captured stderr and stdout."""
+        parts = []
+        for label, path in (("stderr", self.stderr_path), ("stdout", self.stdout_path)):
+            text = path.read_text(errors="replace") if path.exists() else ""
+            parts.append(f"--- granian {label} ---\n{text[-LOG_TAIL:]}")
+        return "\n".join(parts)
+
+    def _workers_started(self) -> bool:
+        # With several workers, GET / may be answered before the last one serves.
+        if self.workers == 1:
+            return True
+        text = "".join(
+            path.read_text(errors="replace")
+            for path in (self.stdout_path, self.stderr_path)
+            if path.exists()
+        )
+        return all(f"Started worker-{n}" in text for n in range(1, self.workers + 1))
+
+    def describe(self) -> str:
+        return f"granian --interface {self.interface} {self.target} on {self.url}"
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Return once the app answers ``GET /``; fail with Granian's output otherwise."""
+        deadline = time.monotonic() + timeout
+        last_error = "no attempt"
+        while time.monotonic() < deadline:
+            code = self.returncode
+            if code is not None:
+                pytest.fail(f"{self.describe()} exited with {code} during startup\n{self.logs()}")
+            try:
+                response = httpx.get(self.url + "/", timeout=1.0)
+            except httpx.HTTPError as exc:
+                last_error = repr(exc)
+            else:
+                if response.status_code == 200 and self._workers_started():
+                    return
+                last_error = f"GET / answered {response.status_code}"
+            time.sleep(0.1)
+        pytest.fail(
+            f"{self.describe()} did not answer within {timeout} s ({last_error})\n{self.logs()}"
+        )
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, then SIGKILL for the whole process group after ``timeout`` seconds.
+
+        Returns Granian's exit code (negative for a signal), ``None`` if it never started.
+        """
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(STOP_TIMEOUT)
+        try:  # a worker left behind by its main process
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return proc.returncode
