@@ -8,12 +8,7 @@ client normalises ``..`` or re-encodes the path before Granian decodes it.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +16,10 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+from support.granian import GranianProcess
 
 INTERFACES = ("rsgi", "asgi")
-APPS_DIR = Path(__file__).resolve().parent / "apps"
 TARGET = "fw_static_app:app"
-STARTUP_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 
 APP_JS = b"console.log('fastware');\n"
 HASHED = "index-BvXq3_9a.js"
@@ -50,10 +43,15 @@ class Door:
     """A Granian serving ``fw_static_app`` through one interface."""
 
     interface: str
-    url: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
+    process: GranianProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    @property
+    def port(self) -> int:
+        return self.process.port
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0)
@@ -73,12 +71,6 @@ class Door:
             name, _, value = line.partition(":")
             parsed[name.strip().lower()] = value.strip()
         return Raw(int(status_line.split(" ")[1]), parsed, body)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -104,62 +96,14 @@ def door(
     request: pytest.FixtureRequest, site: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Door]:
     interface: str = request.param
-    port = _free_port()
-    log = tmp_path_factory.mktemp(f"granian-static-{interface}") / "granian.log"
-    env = {
-        **os.environ,
-        "FW_STATIC_ROOT": str(site),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    command = [
-        sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--working-dir", str(APPS_DIR), TARGET,
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=APPS_DIR,
-            env=env,
-            start_new_session=True,
-        )
-    served = Door(interface, f"http://127.0.0.1:{port}", port, proc, log)
+    log_dir = tmp_path_factory.mktemp(f"granian-static-{interface}")
+    process = GranianProcess(TARGET, interface, log_dir, {"FW_STATIC_ROOT": str(site)})
+    process.start()
     try:
-        _wait_ready(served)
-        yield served
+        process.wait_ready()
+        yield Door(interface, process)
     finally:
-        _stop(proc)
-
-
-def _wait_ready(door: Door) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if door.proc.poll() is not None:
-            pytest.fail(f"granian exited during startup:\n{door.log.read_text()}")
-        try:
-            if httpx.get(door.url + "/", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"granian did not answer within {STARTUP_TIMEOUT} s:\n{door.log.read_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(STOP_TIMEOUT)
-    try:  # a worker left behind by its main process
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        process.stop()
 
 
 # -- whole files ----------------------------------------------------------------------------------

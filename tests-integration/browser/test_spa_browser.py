@@ -8,19 +8,14 @@ protocol (``cdp.py``); a missing browser fails the test.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.granian import GranianProcess
 
 from .cdp import Chromium
 
-APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 INTERFACES = ("rsgi", "asgi")
 
 INDEX_HTML = """<!doctype html>
@@ -42,12 +37,6 @@ APP_JS = """window.addEventListener("DOMContentLoaded", () => {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser-site")
@@ -59,36 +48,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=INTERFACES)
 def server_url(request: pytest.FixtureRequest, site: Path, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path / "granian.log").open("wb")
-    command = [sys.executable, "-m", "granian", "--interface", request.param]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--working-dir", str(APPS_DIR), "fw_static_app:app"]
-    proc = subprocess.Popen(
-        command,
-        env={**os.environ, "FW_STATIC_ROOT": str(site)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    interface: str = request.param
+    process = GranianProcess(
+        "fw_static_app:app", interface, tmp_path, {"FW_STATIC_ROOT": str(site)}
     )
+    process.start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"granian did not start: {(tmp_path / 'granian.log').read_text()}")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        process.wait_ready()
+        yield process.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        process.stop()
 
 
 def test_browser_follows_a_client_route_runs_assets_and_talks_websocket(
