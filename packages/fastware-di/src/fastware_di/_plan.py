@@ -161,34 +161,21 @@ class Compiler:
         app_level: bool = False,
         root: bool = False,
     ) -> int:
-        replacement = self._lookup(original)
-        self._lookups.setdefault(id(original), (original, replacement))
-        self._keep.append(original)
-        factory = original if replacement is None else replacement
+        factory, replacement = self._effective(original)
         known = self._index.get(id(factory))
         if known is not None:
             return known
-        if any(factory is seen for seen in self._visiting):
-            chain = [*self._visiting[self._visiting.index(factory) :], factory]
-            raise self._error("dependency cycle: " + " -> ".join(describe(f) for f in chain))
-        try:
-            info = self._infos.get(factory)
-        except DependencyError as exc:
-            raise self._error(f"{role}: {exc}") from None
-        scope = info.scope if replacement is None else _scope_of_override(original, info)
+        self._refuse_cycle(factory)
+        info, scope = self._inspect(factory, original, replacement, role)
         if app_level and scope != "app":
             raise self._request_scoped_under_app(self._visiting[-1], factory)
         if scope == "app" and not root:
             # Created once for the app (see DependencyResolver); here it is only read, but
             # its own graph is checked now so that startup cannot fail or hang on it.
             self._check_app_graph(factory, info)
-            index = len(self._steps)
-            self._steps.append((K_APP, factory, CONN_NONE, None, ()))
-            self._index[id(factory)] = index
-            self._keep.append(factory)
             if all(factory is not f for f in self._app):
                 self._app.append(factory)
-            return index
+            return self._add_step(factory, (K_APP, factory, CONN_NONE, None, ()))
         if root:
             self._check_app_graph(factory, info)
         self._visiting.append(factory)
@@ -216,8 +203,37 @@ class Compiler:
                 continue
             args.append((param, self._visit(provider, f"dependency {param!r}")))
         self._visiting.pop()
+        return self._add_step(factory, (info.kind, factory, info.conn, info.conn_name, tuple(args)))
+
+    def _effective(self, original: Callable[..., Any]) -> tuple[Callable[..., Any], Any]:
+        """``(the factory that runs, its replacement or None)``; the lookup is recorded so
+        the plan can tell when the overrides changed."""
+        replacement = self._lookup(original)
+        self._lookups.setdefault(id(original), (original, replacement))
+        self._keep.append(original)
+        return (original if replacement is None else replacement), replacement
+
+    def _refuse_cycle(self, factory: Callable[..., Any]) -> None:
+        if any(factory is seen for seen in self._visiting):
+            chain = [*self._visiting[self._visiting.index(factory) :], factory]
+            raise self._error("dependency cycle: " + " -> ".join(describe(f) for f in chain))
+
+    def _inspect(
+        self, factory: Callable[..., Any], original: Callable[..., Any], replacement: Any, role: str
+    ) -> tuple[CallableInfo, str]:
+        """The factory's signature reading and its scope (an override keeps the scope of the
+        factory it replaces unless it was marked itself)."""
+        try:
+            info = self._infos.get(factory)
+        except DependencyError as exc:
+            raise self._error(f"{role}: {exc}") from None
+        if replacement is None or info.marked:
+            return info, info.scope
+        return info, options_of(original).scope
+
+    def _add_step(self, factory: Callable[..., Any], step: Step) -> int:
         index = len(self._steps)
-        self._steps.append((info.kind, factory, info.conn, info.conn_name, tuple(args)))
+        self._steps.append(step)
         self._index[id(factory)] = index
         self._keep.append(factory)
         return index
@@ -228,22 +244,10 @@ class Compiler:
         self._check_app_factory(factory, info)
         self._visiting.append(factory)
         for param, original in info.markers:
-            replacement = self._lookup(original)
-            self._lookups.setdefault(id(original), (original, replacement))
-            self._keep.append(original)
-            child = original if replacement is None else replacement
-            if any(child is seen for seen in self._visiting):
-                chain = [*self._visiting[self._visiting.index(child) :], child]
-                raise self._error("dependency cycle: " + " -> ".join(describe(f) for f in chain))
-            try:
-                child_info = self._infos.get(child)
-            except DependencyError as exc:
-                raise self._error(f"parameter {param!r} of {describe(factory)}: {exc}") from None
-            scope = (
-                child_info.scope
-                if replacement is None
-                else _scope_of_override(original, child_info)
-            )
+            child, replacement = self._effective(original)
+            self._refuse_cycle(child)
+            role = f"parameter {param!r} of {describe(factory)}"
+            child_info, scope = self._inspect(child, original, replacement, role)
             if scope != "app":
                 raise self._request_scoped_under_app(factory, child)
             self._keep.append(child)
@@ -272,8 +276,3 @@ class Compiler:
                 f"the app-scoped {describe(factory)} needs {', '.join(map(repr, required))}; "
                 "app-scoped dependencies get their dependencies through Depends(...) only"
             )
-
-
-def _scope_of_override(original: Callable[..., Any], info: CallableInfo) -> str:
-    # An override keeps the scope of the factory it replaces unless it was marked itself.
-    return info.scope if info.marked else options_of(original).scope
