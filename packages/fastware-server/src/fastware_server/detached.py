@@ -19,9 +19,8 @@ from typing import Any
 from .background import register_background
 from .config import LoopChoice, ServerConfig, merge_config
 from .control import check_already_running, stop_process
-from .errors import AlreadyRunningError, StartupError, TargetError
-from .plan import ServerPlan, _check_socket_file, plan_server
-from .ports import ensure_port_available
+from .errors import StartupError, TargetError
+from .plan import ServerPlan, check_startable, plan_server
 from .probe import wait_until_answering
 from .process import is_alive, is_same_process, process_start
 from .run import check_not_importing
@@ -106,14 +105,7 @@ def launch_detached(plan: ServerPlan, log_path: str | os.PathLike[str]) -> Detac
             did not answer within ``startup_timeout`` (it is then stopped).
     """
     pid_path = plan.pid_path
-    if pid_path is not None and plan.single_instance:
-        running = check_already_running(pid_path)
-        if running is not None:
-            raise AlreadyRunningError(running, pid_path, plan.name)
-    if plan.config.uds is not None:
-        _check_socket_file(str(plan.config.uds))
-    else:
-        ensure_port_available(plan.host, plan.port, plan.name, pid_path=pid_path)
+    check_startable(plan)
     spec = child_spec(plan, pid_path=pid_path, single_instance=plan.single_instance)
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from .process import port_file_for, remove_owned_file, write_int_file
 from .registry import deregister_instance, register_instance
 from .targets import TargetRef, choose_interface, import_target, parse_target, reference_for
 
-__all__ = ("Claim", "ServerPlan", "plan_server")
+__all__ = ("Claim", "ServerPlan", "check_startable", "plan_server")
 
 _LOOPS = {"asyncio": None, "uvloop": "uvloop", "rloop": "rloop"}
 
@@ -182,6 +182,24 @@ def _check_socket_file(path: str) -> None:
     raise ServerError(f"the Unix socket {path} is in use by another server")
 
 
+def check_startable(plan: ServerPlan) -> None:
+    """Refuse a plan whose server already runs or whose address is taken.
+
+    Raises:
+        AlreadyRunningError: the PID file names a live server (with ``single_instance``).
+        PortInUseError: the port is taken.
+    """
+    path = plan.pid_path
+    if path is not None and plan.single_instance:
+        running = check_already_running(path)
+        if running is not None:
+            raise AlreadyRunningError(running, path, plan.name)
+    if plan.config.uds is not None:
+        _check_socket_file(str(plan.config.uds))
+    else:
+        ensure_port_available(plan.host, plan.port, plan.name, pid_path=path)
+
+
 class Claim:
     """This process's claim on a plan's PID file, port file and registry entry."""
 
@@ -198,14 +216,7 @@ class Claim:
         """
         plan = self.plan
         path = plan.pid_path
-        if path is not None and plan.single_instance:
-            running = check_already_running(path)
-            if running is not None:
-                raise AlreadyRunningError(running, path, plan.name)
-        if plan.config.uds is not None:
-            _check_socket_file(str(plan.config.uds))
-        else:
-            ensure_port_available(plan.host, plan.port, plan.name, pid_path=path)
+        check_startable(plan)
         if path is None:
             return
         pid = os.getpid()
