@@ -81,12 +81,18 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
     (tmp_path / "routes_demo.py").write_text(
         textwrap.dedent(
             """
+            from typing import Annotated
+
             from fastware_core import Router
+            from fastware_di import Depends
 
             router = Router()
 
             def get_db():
                 return "db"
+
+            def get_user():
+                return "ada"
 
             @router.get("/")
             async def index(request):
@@ -94,6 +100,10 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
 
             @router.post("/items/{item_id:int}", deps={"db": get_db})
             async def update(request, db):
+                return {}
+
+            @router.get("/me")
+            async def me(request, who: Annotated[str, Depends(get_user)]):
                 return {}
 
             @router.ws("/live")
@@ -109,6 +119,7 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
         ["METHOD", "PATH", "HANDLER", "DEPENDENCIES"],
         ["GET", "/", "routes_demo.index", "-"],
         ["POST", "/items/{item_id:int}", "routes_demo.update", "db=routes_demo.get_db"],
+        ["GET", "/me", "routes_demo.me", "who=routes_demo.get_user"],
         ["WS", "/live", "routes_demo.live", "-"],
     ]
 

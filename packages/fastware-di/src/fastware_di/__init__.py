@@ -33,7 +33,14 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .exceptions import DependencyError
-from .markers import Dependency, DependencyOptions, Depends, Scope, dependency
+from .markers import (
+    Dependency,
+    DependencyOptions,
+    Depends,
+    Scope,
+    dependency,
+    injected_parameters,
+)
 from .overrides import DependencyOverrides
 from .resolver import DependencyResolver
 
@@ -52,4 +59,5 @@ __all__ = (
     "Scope",
     "__version__",
     "dependency",
+    "injected_parameters",
 )

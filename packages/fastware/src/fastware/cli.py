@@ -12,7 +12,6 @@ shows the whole traceback instead.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
@@ -152,29 +151,15 @@ def _callable_name(function: Any) -> str:
     return f"{module}.{name}" if module else str(name)
 
 
-def _marker_factory(value: Any) -> Any:
-    """The factory of a ``Depends(...)`` marker (fastware-di), or ``None``."""
-    from fastware_di import Dependency
-
-    return value.factory if isinstance(value, Dependency) else None
-
-
 def _dependencies(entry: Any) -> list[str]:
+    from fastware_di import DependencyError, injected_parameters
+
     found = [f"{key}={_callable_name(value)}" for key, value in (entry.deps or {}).items()]
     try:
-        signature = inspect.signature(entry.handler, eval_str=True)
-    except Exception:
-        try:
-            signature = inspect.signature(entry.handler)
-        except (TypeError, ValueError):
-            return found
-    for parameter in signature.parameters.values():
-        candidates = [parameter.default, *getattr(parameter.annotation, "__metadata__", ())]
-        for candidate in candidates:
-            factory = _marker_factory(candidate)
-            if factory is not None:
-                found.append(f"{parameter.name}={_callable_name(factory)}")
-                break
+        marked = injected_parameters(entry.handler)
+    except DependencyError:  # an app without fastware-di's resolver may hold such a route
+        marked = []
+    found += [f"{name}={_callable_name(factory)}" for name, factory in marked]
     return found
 
 
