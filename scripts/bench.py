@@ -100,7 +100,6 @@ APPS: tuple[App, ...] = (
         "rsgi",
         "fastware_app:app",
         {"BENCH_STACK": "default"},
-        ("plaintext", "json"),
     ),
     App(
         "fastware_asgi_stack",
@@ -108,7 +107,6 @@ APPS: tuple[App, ...] = (
         "asgi",
         "fastware_app:app",
         {"BENCH_STACK": "default"},
-        ("plaintext", "json"),
     ),
     App(
         "fastware_rsgi_di",

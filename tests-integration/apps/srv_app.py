@@ -56,9 +56,7 @@ async def lifespan(app: App) -> AsyncIterator[dict[str, Any]]:
 
 @router.get("/")
 async def index(request: Request) -> dict[str, Any]:
-    # The RSGI door fills the request from Granian's RSGI scope; there is no public flag.
-    door = "rsgi" if request._rsgi is not None else "asgi"
-    return {"pid": os.getpid(), "door": door, "started": request.state.started}
+    return {"pid": os.getpid(), "door": request.connection.door, "started": request.state.started}
 
 
 @router.get("/slow")

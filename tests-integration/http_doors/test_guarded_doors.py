@@ -29,7 +29,9 @@ def test_hosts_cors_and_security_headers(start_granian: StartGranian, interface:
             assert refused.status_code == 400
             assert refused.json() == {"detail": "Invalid host header"}
             # TrustedHost is outermost: inner hooks (security headers) never saw this request
-            assert "x-content-type-options" not in refused.headers
+            assert "x-frame-options" not in refused.headers
+            # ... but the app's own nosniff default is on every answer, refusals included
+            assert refused.headers["x-content-type-options"] == "nosniff"
         # GZip is ASGI middleware: on the RSGI door it runs through the ASGI adapter
         zipped = http.get("/big", headers={"Accept-Encoding": "gzip"})
         assert zipped.headers["content-encoding"] == "gzip"

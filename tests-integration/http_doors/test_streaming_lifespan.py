@@ -77,6 +77,7 @@ def test_finite_stream_body_and_header_order(server: Server) -> None:
         "x-stream",
         "x-stream",
         "set-cookie",
+        "x-content-type-options",  # nosniff, on by default
         "x-request-id",  # the default RequestID middleware appends it, as in 0.6.3
         "transfer-encoding",
     ]

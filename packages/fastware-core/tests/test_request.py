@@ -16,6 +16,8 @@ from fastware_core.types import ASGIApp
 
 RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
 
+JSON = {"content-type": "application/json"}
+
 
 class Item(msgspec.Struct):
     name: str
@@ -464,14 +466,17 @@ def test_json_null_body_is_distinct_from_no_body(router: Router) -> None:
         return {"body": request.body is not None, "json": request.json}
 
     with TestClient(create_app(router)) as client:
-        assert client.post("/has-body", content=b"null").json() == {"body": True, "json": None}
+        assert client.post("/has-body", content=b"null", headers=JSON).json() == {
+            "body": True,
+            "json": None,
+        }
         assert client.post("/has-body").json() == {"body": False, "json": None}
 
 
 @pytest.mark.parametrize("body", [b'{"a":', b"{a: 1}", b"[1, 2", b"nope", b'{"a": 1} trailing'])
 def test_malformed_json_is_a_400(body: bytes) -> None:
     with TestClient(body_app()) as client:
-        response = client.post("/json", content=body)
+        response = client.post("/json", content=body, headers=JSON)
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Invalid JSON")
 
@@ -479,15 +484,15 @@ def test_malformed_json_is_a_400(body: bytes) -> None:
 @pytest.mark.parametrize("body", [b'"\xff"', b'{"a": "caf\xe9"}', b"\xff\xfe[]"])
 def test_json_body_with_invalid_utf8_is_a_400(body: bytes) -> None:
     with TestClient(body_app(), raise_server_exceptions=False) as client:
-        response = client.post("/json", content=body)
+        response = client.post("/json", content=body, headers=JSON)
     assert response.status_code == 400
 
 
 def test_json_nested_deeper_than_256_is_a_400() -> None:
     with TestClient(body_app(), raise_server_exceptions=False) as client:
-        ok = client.post("/json", content=nested(256))
-        too_deep = client.post("/json", content=nested(257))
-        hostile = client.post("/json", content=b"[" * 100_000)
+        ok = client.post("/json", content=nested(256), headers=JSON)
+        too_deep = client.post("/json", content=nested(257), headers=JSON)
+        hostile = client.post("/json", content=b"[" * 100_000, headers=JSON)
     assert ok.status_code == 200
     assert too_deep.status_code == 400
     assert "256" in too_deep.json()["detail"]
@@ -496,8 +501,10 @@ def test_json_nested_deeper_than_256_is_a_400() -> None:
 
 def test_max_json_depth_is_configurable() -> None:
     with TestClient(body_app(max_json_depth=3), raise_server_exceptions=False) as client:
-        assert client.post("/json", content=b'{"a": [[1]]}').json() == {"json": {"a": [[1]]}}
-        assert client.post("/json", content=b'{"a": [[[1]]]}').status_code == 400
+        assert client.post("/json", content=b'{"a": [[1]]}', headers=JSON).json() == {
+            "json": {"a": [[1]]}
+        }
+        assert client.post("/json", content=b'{"a": [[[1]]]}', headers=JSON).status_code == 400
 
 
 def test_brackets_inside_json_strings_do_not_count_as_nesting() -> None:
@@ -511,7 +518,7 @@ def test_brackets_inside_json_strings_do_not_count_as_nesting() -> None:
 )
 def test_json_with_out_of_range_numbers_is_a_400(body: bytes) -> None:
     with TestClient(body_app(), raise_server_exceptions=False) as client:
-        response = client.post("/json", content=body)
+        response = client.post("/json", content=body, headers=JSON)
     assert response.status_code == 400
 
 
@@ -553,7 +560,7 @@ def test_json_as_errors(router: Router, body: bytes, status: int) -> None:
         return request.json_as(Item)
 
     with TestClient(create_app(router)) as client:
-        response = client.post("/items", content=body)
+        response = client.post("/items", content=body, headers=JSON)
     assert response.status_code == status
     assert isinstance(response.json()["detail"], str)
 
@@ -577,7 +584,7 @@ def test_json_as_with_a_pydantic_like_model(router: Router) -> None:
     with TestClient(create_app(router)) as client:
         assert client.post("/duck", json={"name": "donald"}).json() == {"name": "donald"}
         invalid = client.post("/duck", json={"age": 3})
-        malformed = client.post("/duck", content=b'{"name": ')
+        malformed = client.post("/duck", content=b'{"name": ', headers=JSON)
     assert invalid.status_code == 422
     assert "name field required" in invalid.json()["detail"]
     assert malformed.status_code == 400

@@ -227,6 +227,7 @@ def test_header_order_is_type_length_extras_then_cookies(router: Router) -> None
         "x-second",
         "set-cookie",
         "set-cookie",
+        "x-content-type-options",  # nosniff, on by default
         "x-request-id",  # appended by the default RequestID middleware
     ]
     assert response.headers.getlist("set-cookie") == [
@@ -540,6 +541,7 @@ def test_file_response_header_order_and_extras(router: Router, tmp_path: Path) -
         "content-length",
         "x-extra",
         "set-cookie",
+        "x-content-type-options",  # nosniff, on by default
         "x-request-id",  # appended by the default RequestID middleware
     ]
 
@@ -616,6 +618,7 @@ def test_stream_response_sends_str_and_bytes_chunks(router: Router) -> None:
         "content-type",
         "x-stream",
         "set-cookie",
+        "x-content-type-options",  # nosniff, on by default
         "x-request-id",  # appended by the default RequestID middleware
     ]
 

@@ -128,6 +128,7 @@ def test_get_serves_the_file_with_validators(client: TestClient, assets: Path) -
         "etag",
         "last-modified",
         "cache-control",
+        "x-content-type-options",  # nosniff, on by default
         "x-request-id",  # appended by the default RequestID middleware
     ]
     assert response.headers["content-type"] == "text/javascript; charset=utf-8"

@@ -9,7 +9,13 @@ from urllib.parse import quote
 
 from .types import ASGIApp, Scope
 
-__all__ = ("PATH_SAFE", "asgi_scope_from_rsgi", "call_asgi_over_rsgi", "parse_address")
+__all__ = (
+    "PATH_SAFE",
+    "asgi_scope_from_rsgi",
+    "call_asgi_over_rsgi",
+    "call_asgi_websocket_over_rsgi",
+    "parse_address",
+)
 
 _logger = logging.getLogger("fastware")
 PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -25,8 +31,23 @@ def parse_address(text: str) -> tuple[str, int] | None:
 
 
 def asgi_scope_from_rsgi(rsgi: Any, state: dict[str, Any]) -> Scope:
-    """An ASGI HTTP scope equivalent to an RSGI one."""
+    """An ASGI HTTP (or WebSocket) scope equivalent to an RSGI one."""
     path: str = rsgi.path
+    if rsgi.proto == "ws":
+        scope = asgi_scope_from_rsgi_http(rsgi, state, path)
+        del scope["method"]
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if rsgi.scheme == "https" else "ws"
+        protocols = rsgi.headers.get("sec-websocket-protocol")
+        scope["subprotocols"] = (
+            [p.strip() for p in protocols.split(",") if p.strip()] if protocols else []
+        )
+        return scope
+    return asgi_scope_from_rsgi_http(rsgi, state, path)
+
+
+def asgi_scope_from_rsgi_http(rsgi: Any, state: dict[str, Any], path: str) -> Scope:
+    """The ASGI HTTP scope of an RSGI one (see :func:`asgi_scope_from_rsgi`)."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -104,3 +125,61 @@ async def call_asgi_over_rsgi(app: ASGIApp, scope: Scope, protocol: Any) -> None
         protocol.response_bytes(
             500, [("content-type", "application/json")], b'{"detail":"Internal server error"}'
         )
+
+
+async def call_asgi_websocket_over_rsgi(app: ASGIApp, scope: Scope, protocol: Any) -> None:
+    """Run ASGI ``app`` for one WebSocket arriving through RSGI ``protocol``.
+
+    Granian's RSGI WebSocket cannot send a subprotocol, accept headers, a denial body or a
+    close code after the handshake: an ASGI close before accept (or a denial response) becomes
+    a 403 (or the denial's status) answer to the handshake, and a close after it a close frame.
+    """
+    transport: Any = None
+    connected = False
+    closed = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal connected, closed
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        if transport is None or closed:
+            return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+        message = await transport.receive()
+        kind = int(message.kind)
+        if kind == 0:
+            closed = True
+            return {"type": "websocket.disconnect", "code": 1000, "reason": ""}
+        if kind == 2:
+            return {"type": "websocket.receive", "text": message.data}
+        return {"type": "websocket.receive", "bytes": bytes(message.data)}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal transport, closed
+        kind = message["type"]
+        if kind == "websocket.accept":
+            transport = await protocol.accept()
+        elif kind == "websocket.send":
+            if transport is None or closed:
+                raise RuntimeError("websocket.send before websocket.accept or after close")
+            text = message.get("text")
+            if text is not None:
+                await transport.send_str(text)
+            else:
+                await transport.send_bytes(bytes(message.get("bytes") or b""))
+        elif kind == "websocket.close":
+            if not closed:
+                closed = True
+                protocol.close(int(message.get("code", 1000)) if transport is not None else 403)
+        elif kind == "websocket.http.response.start":
+            closed = True
+            status = int(message.get("status", 403))
+            protocol.close(status if 400 <= status < 600 else 403)
+        elif kind == "websocket.http.response.body":
+            pass  # the body cannot be sent over RSGI; the status went with the start message
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        if not closed:
+            protocol.close(1000 if transport is not None else 403)

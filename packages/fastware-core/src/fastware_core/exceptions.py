@@ -1,11 +1,24 @@
-"""The fastware error tree: one root, and ``HTTPError`` for responses."""
+"""The fastware error tree: one root, ``HTTPError`` for responses, and built-in categories.
+
+Every error a fastware package raises is a :class:`FastwareError`. Where a built-in category
+fits, the error also inherits it, so code written against the standard library keeps
+working: a bad route declaration is a ``ValueError``, a failed lifespan a ``RuntimeError``, a
+missing optional distribution an ``ImportError``. Each package keeps its errors in a module
+named ``exceptions``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ("FastwareError", "HTTPError", "RouteDefinitionError")
+__all__ = (
+    "FastwareError",
+    "HTTPError",
+    "LifespanError",
+    "MissingPackageError",
+    "RouteDefinitionError",
+)
 
 
 class FastwareError(Exception):
@@ -14,6 +27,30 @@ class FastwareError(Exception):
 
 class RouteDefinitionError(FastwareError, ValueError):
     """A route or router was declared wrongly (bad pattern, unknown converter, bad method)."""
+
+
+class LifespanError(FastwareError, RuntimeError):
+    """A lifespan startup or shutdown failed (the app's own, or a mounted app's)."""
+
+
+class MissingPackageError(FastwareError, ImportError):
+    """A feature needs a distribution that is not installed.
+
+    Args:
+        distribution: What to install, e.g. ``"fastware-auth"``.
+        feature: What needed it, e.g. ``"fastware.create_token"``.
+    """
+
+    distribution: str
+    """The distribution to install."""
+
+    def __init__(self, distribution: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the {distribution} package, which is not installed: "
+            f"pip install {distribution}",
+            name=distribution,
+        )
+        self.distribution = distribution
 
 
 class HTTPError(FastwareError):

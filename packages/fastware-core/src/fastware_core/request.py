@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json
 from ._rsgi_asgi import PATH_SAFE as _PATH_SAFE
-from ._rsgi_asgi import asgi_scope_from_rsgi, parse_address
+from .connection import ASGIConnection, RSGIConnection
 from .datastructures import URL, Address, Headers, QueryParams, State
 from .exceptions import HTTPError
 from .types import Receive, Scope
@@ -62,11 +62,6 @@ def parse_query_string(query_string: str) -> QueryParams:
     return QueryParams(pairs)
 
 
-def _parse_client(text: str) -> Address | None:
-    address = parse_address(text)
-    return None if address is None else Address(*address)
-
-
 class Request:
     """An HTTP request: method, path, headers, query, cookies, body and state.
 
@@ -76,12 +71,10 @@ class Request:
 
     __slots__ = (
         "_app",
-        "_asgi",
         "_body",
         "_cache",
-        "_disconnect",
+        "_conn",
         "_disconnected",
-        "_rsgi",
         "_watcher",
         "path_params",
     )
@@ -96,35 +89,29 @@ class Request:
         body: bytes | None = None,
         receive: Receive | None = None,
     ) -> None:
-        self._asgi: Scope | None = scope
-        self._rsgi: Any = None
+        self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
         self.path_params = path_params if path_params is not None else {}
         self._body = body or None
-        # Lazily computed values (headers, query, cookies, json, state), created on first use.
+        # Lazily computed values (query, cookies, json, state), created on first use.
         self._cache: dict[str, Any] | None = None
-        self._app: Any = None  # the App: lifespan state and the JSON depth limit
-        self._disconnect: Any = receive
+        self._app: Any = None  # the App: lifespan state and the JSON limits
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
     def _build(
         cls,
-        asgi: Scope | None,
-        rsgi: Any,
+        conn: ASGIConnection | RSGIConnection,
         path_params: dict[str, Any],
         body: bytes | None,
         app: Any,
-        disconnect: Any,
     ) -> Request:
         self = cls.__new__(cls)
-        self._asgi = asgi
-        self._rsgi = rsgi
+        self._conn = conn
         self.path_params = path_params
         self._body = body
         self._cache = None
         self._app = app
-        self._disconnect = disconnect
         self._disconnected = False
         self._watcher = None
         return self
@@ -138,71 +125,58 @@ class Request:
     @property
     def _max_depth(self) -> int:
         app = self._app
-        return DEFAULT_MAX_DEPTH if app is None else cast(int, app._max_depth)
+        return DEFAULT_MAX_DEPTH if app is None else cast(int, app.max_json_depth)
 
     @property
     def app(self) -> Any:
         """The application serving this request (``None`` for a request built by hand)."""
         return self._app
 
+    @property
+    def connection(self) -> ASGIConnection | RSGIConnection:
+        """The door's view of this request (what middleware hooks see)."""
+        return self._conn
+
     # -- request line -----------------------------------------------------------------------
 
     @property
     def method(self) -> str:
         """The request method, as sent (``GET``, ``POST``, ...)."""
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.method)
-        return cast(str, self._asgi["method"]) if self._asgi is not None else ""
+        return self._conn.method
 
     @property
     def path(self) -> str:
         """The percent-decoded path, without the mount prefix (``root_path``)."""
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.path)
-        return cast(str, self._asgi.get("path", "")) if self._asgi is not None else ""
+        return self._conn.path
 
     @property
     def root_path(self) -> str:
         """The prefix under which the app is mounted (``""`` at the root)."""
-        if self._asgi is not None:
-            return cast(str, self._asgi.get("root_path", ""))
-        return ""
+        return self._conn.root_path
 
     @property
     def scheme(self) -> str:
         """``http`` or ``https``."""
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.scheme)
-        return cast(str, self._asgi.get("scheme", "http")) if self._asgi is not None else "http"
+        return self._conn.scheme
 
     @property
     def http_version(self) -> str:
         """``1.0``, ``1.1`` or ``2``."""
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.http_version)
-        return cast(str, self._asgi.get("http_version", "1.1")) if self._asgi else "1.1"
+        return self._conn.http_version
 
     @property
     def client(self) -> Address | None:
         """The peer's ``(host, port)``, or ``None`` when the server does not say."""
-        if self._rsgi is not None:
-            return _parse_client(self._rsgi.client)
-        client = self._asgi.get("client") if self._asgi is not None else None
-        if not client:
-            return None
-        port = client[1]
-        return Address(str(client[0]), int(port) if str(port).isdigit() else 0)
+        return self._conn.client
 
     @property
     def query_string(self) -> str:
-        """The raw query string, without ``?`` (still percent-encoded)."""
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.query_string)
-        raw = self._asgi.get("query_string", b"") if self._asgi is not None else b""
-        try:
-            return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-        except UnicodeDecodeError:
-            raise HTTPError(400, "Query string is not valid UTF-8") from None
+        """The raw query string, without ``?`` (still percent-encoded).
+
+        Raises:
+            HTTPError: 400 when it is not valid UTF-8.
+        """
+        return self._conn.query_string
 
     @property
     def host(self) -> str:
@@ -216,18 +190,13 @@ class Request:
             raise HTTPError(400, "Invalid host header")
         if hosts:
             return hosts[0]
-        if self._rsgi is not None:
-            return cast(str, self._rsgi.authority or self._rsgi.server)
-        server = self._asgi.get("server") if self._asgi is not None else None
-        if server:
-            return f"{server[0]}:{server[1]}" if server[1] is not None else str(server[0])
-        return "localhost"
+        return self._conn.server_authority
 
     @property
     def url(self) -> URL:
         """The full URL the client asked for, e.g. ``http://example.com/items?page=2``."""
-        raw_path = self._asgi.get("raw_path") if self._asgi is not None else None
-        if isinstance(raw_path, bytes):
+        raw_path = self._conn.raw_path
+        if raw_path is not None:
             path = quote(self.root_path, safe=_PATH_SAFE) + quote(raw_path, safe=_PATH_SAFE + "%")
         else:
             path = quote(self.root_path + self.path, safe=_PATH_SAFE)
@@ -237,35 +206,24 @@ class Request:
     @property
     def scope(self) -> Scope:
         """The ASGI scope (built on first access when the request came through RSGI)."""
-        if self._asgi is None:
-            self._asgi = asgi_scope_from_rsgi(self._rsgi, self.state.to_dict())
-        return self._asgi
+        cache = self._cached()
+        scope: Scope | None = cache.get("scope")
+        if scope is None:
+            self.state  # noqa: B018 - the scope shares the request's state
+            scope = cache["scope"] = self._conn.asgi_scope()
+        return scope
 
     # -- headers and cookies ------------------------------------------------------------------
 
     @property
     def headers(self) -> Headers:
         """All request headers: a case-insensitive multi-mapping (``getlist`` for repeats)."""
-        cache = self._cached()
-        headers: Headers | None = cache.get("headers")
-        if headers is None:
-            if self._rsgi is not None:
-                headers = Headers(self._rsgi.headers.items())
-            else:
-                raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
-                headers = Headers.from_asgi(raw)
-            cache["headers"] = headers
-        return headers
+        return self._conn.headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), or ``default`` when absent."""
-        if self._rsgi is not None:
-            return cast("str | None", self._rsgi.headers.get(name.lower(), default))
-        key = name.lower().encode("latin-1")
-        for k, v in self._asgi.get("headers", ()) if self._asgi is not None else ():
-            if k.lower() == key:
-                return cast(str, v.decode("latin-1"))
-        return default
+        value = self._conn.header(name.lower())
+        return default if value is None else value
 
     @property
     def cookies(self) -> dict[str, str]:
@@ -394,18 +352,39 @@ class Request:
         """The body length in bytes (0 without a body)."""
         return len(self._body) if self._body else 0
 
+    def _check_json_media_type(self) -> None:
+        """415 for a body that was not sent as JSON (unless the app opted out).
+
+        A cross-site form can post ``text/plain``, a form encoding or no Content-Type at
+        all without a CORS preflight; refusing those keeps JSON endpoints out of its reach.
+        """
+        app = self._app
+        if app is None or not app.json_content_types_only:
+            return
+        content_type = self._conn.header("content-type")
+        media = content_type.partition(";")[0].strip().lower() if content_type else ""
+        if media != "application/json" and not (media.endswith("+json") and "/" in media):
+            raise HTTPError(
+                415,
+                "Request body must be JSON (Content-Type: application/json), got "
+                + (repr(content_type) if content_type else "no Content-Type"),
+            )
+
     @property
     def json(self) -> Any:
         """The body decoded as JSON (cached), or ``None`` when there is no body.
 
         Raises:
-            HTTPError: 400 when the body is not valid JSON, not UTF-8, nested too deeply or
-                holds numbers out of range.
+            HTTPError: 415 when the body's Content-Type is not JSON (see
+                ``AppConfig.json_content_types_only``); 400 when the body is not valid JSON,
+                not UTF-8, nested too deeply or holds numbers out of range.
         """
         cache = self._cached()
         value = cache.get("json", _UNSET)
         if value is _UNSET:
             body = self._body
+            if body is not None:
+                self._check_json_media_type()
             value = cache["json"] = (
                 None if body is None else decode_json(body, max_depth=self._max_depth)
             )
@@ -416,8 +395,9 @@ class Request:
         pydantic model (validated with ``model_validate``).
 
         Raises:
-            HTTPError: 400 for malformed JSON; 422 when the JSON does not fit ``model`` (an
-                empty body is JSON ``null`` and so does not fit an object model).
+            HTTPError: 415 when the body's Content-Type is not JSON; 400 for malformed
+                JSON; 422 when the JSON does not fit ``model`` (an empty body is JSON
+                ``null`` and so does not fit an object model).
         """
         validate = _validators.get(model, _UNSET)
         if validate is _UNSET:
@@ -429,6 +409,8 @@ class Request:
                 return cast(T, validate(data))
             except ValueError as exc:  # pydantic's ValidationError is a ValueError
                 raise HTTPError(422, str(exc)) from None
+        if self._body is not None:
+            self._check_json_media_type()
         return cast(T, decode_json(self._body or b"null", max_depth=self._max_depth, type_=model))
 
     # -- state and connection -------------------------------------------------------------------
@@ -442,22 +424,10 @@ class Request:
         cache = self._cached()
         state: State | None = cache.get("state")
         if state is None:
-            app_state = self._app._state if self._app is not None else {}
-            if self._asgi is not None:
-                data = self._asgi.get("state")
-                if data is None:
-                    data = self._asgi["state"] = {}
-                for key, value in app_state.items():
+            data = self._conn.state
+            if self._app is not None:
+                for key, value in self._app.app_state.items():
                     data.setdefault(key, value)
-            else:
-                # Hook middleware on the RSGI door leaves its values (the request id) on the
-                # protocol wrapper; request.state shares that dict, like scope["state"].
-                data = getattr(self._disconnect, "state", None)
-                if isinstance(data, dict):
-                    for key, value in app_state.items():
-                        data.setdefault(key, value)
-                else:
-                    data = dict(app_state)
             state = cache["state"] = State(data)
         return state
 
@@ -469,18 +439,15 @@ class Request:
         """
         if self._disconnected:
             return True
-        if self._watcher is None and self._disconnect is not None:
+        if self._watcher is None:
+            if isinstance(self._conn, ASGIConnection) and self._conn.receive is None:
+                return False
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
             await asyncio.sleep(0)
         return self._disconnected
 
     async def _watch(self) -> None:
-        source = self._disconnect  # the RSGI protocol, or the ASGI receive callable
-        if self._rsgi is not None:
-            await source.client_disconnect()
-        else:
-            while (await source()).get("type") != "http.disconnect":
-                pass
+        await self._conn.wait_disconnect()
         self._disconnected = True
 
     def _close(self) -> None:

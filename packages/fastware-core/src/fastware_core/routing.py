@@ -454,6 +454,7 @@ class Router:
         self._includes: list[_Include] = []
         self._parents: weakref.WeakSet[Router] = weakref.WeakSet()
         self._compiled: CompiledRouter | None = None
+        self._listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
 
     # -- registration -------------------------------------------------------------------
 
@@ -619,8 +620,24 @@ class Router:
 
     # -- compilation ----------------------------------------------------------------------
 
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call the bound method ``callback`` whenever this router (or one it includes) changes.
+
+        The router keeps only a weak reference, so an app listening to a long-lived router can
+        still be garbage-collected.
+        """
+        self._listeners.append(weakref.WeakMethod(callback))
+
     def _touch(self) -> None:
         self._compiled = None
+        if self._listeners:
+            live = []
+            for ref in self._listeners:
+                callback = ref()
+                if callback is not None:
+                    callback()
+                    live.append(ref)
+            self._listeners = live
         for parent in list(self._parents):
             parent._touch()
 

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import msgspec
 
-from ._lifespan import LifespanDriver
 from .datastructures import Headers
+from .lifespan import LifespanDriver
 from .request import parse_cookie_header
 from .types import ASGIApp
 from .websocket import WebSocketDisconnect

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json, encode_json
-from ._rsgi_asgi import parse_address
+from .connection import ASGIConnection, RSGIConnection
 from .datastructures import Address, Headers, QueryParams, State
 from .exceptions import FastwareError, HTTPError
 from .request import parse_cookie_header, parse_query_string
@@ -162,11 +162,9 @@ class WebSocket:
     """
 
     __slots__ = (
-        "_asgi",
-        "_headers",
+        "_conn",
         "_max_size",
         "_query",
-        "_rsgi",
         "_state",
         "_transport",
         "accepted",
@@ -182,11 +180,9 @@ class WebSocket:
     """Whether the connection is closed (by either side)."""
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._asgi: Scope | None = scope
-        self._rsgi: Any = None
+        self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
         self._transport: _Transport = _ASGITransport(scope, receive, send)
         self.path_params = scope.get("path_params") or {}
-        self._headers: Headers | None = None
         self._query: QueryParams | None = None
         self._state: State | None = None
         self._max_size = DEFAULT_MAX_MESSAGE_SIZE
@@ -194,13 +190,11 @@ class WebSocket:
         self.closed = False
 
     @classmethod
-    def _from_rsgi(cls, scope: Any, protocol: Any, path_params: dict[str, Any]) -> WebSocket:
+    def _on_rsgi(cls, conn: RSGIConnection, path_params: dict[str, Any]) -> WebSocket:
         self = cls.__new__(cls)
-        self._asgi = None
-        self._rsgi = scope
-        self._transport = _RSGITransport(protocol)
+        self._conn = conn
+        self._transport = _RSGITransport(conn.protocol)
         self.path_params = path_params
-        self._headers = None
         self._query = None
         self._state = None
         self._max_size = DEFAULT_MAX_MESSAGE_SIZE
@@ -211,22 +205,19 @@ class WebSocket:
     # -- connection data ----------------------------------------------------------------------
 
     @property
+    def connection(self) -> ASGIConnection | RSGIConnection:
+        """The door's view of this connection."""
+        return self._conn
+
+    @property
     def path(self) -> str:
         """The request path."""
-        if self._rsgi is not None:
-            return str(self._rsgi.path)
-        return str(self._asgi.get("path", "")) if self._asgi is not None else ""
+        return self._conn.path
 
     @property
     def headers(self) -> Headers:
         """Handshake headers: case-insensitive, ``getlist`` for repeats."""
-        if self._headers is None:
-            if self._rsgi is not None:
-                self._headers = Headers(self._rsgi.headers.items())
-            else:
-                raw = self._asgi.get("headers", ()) if self._asgi is not None else ()
-                self._headers = Headers.from_asgi(raw)
-        return self._headers
+        return self._conn.headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """One handshake header, or ``default``."""
@@ -234,11 +225,12 @@ class WebSocket:
 
     @property
     def query_string(self) -> str:
-        """The raw query string."""
-        if self._rsgi is not None:
-            return str(self._rsgi.query_string)
-        raw = self._asgi.get("query_string", b"") if self._asgi is not None else b""
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        """The raw query string (invalid UTF-8 replaced)."""
+        conn = self._conn
+        if isinstance(conn, ASGIConnection):
+            raw = conn.scope.get("query_string", b"")
+            return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return conn.query_string
 
     @property
     def query_params(self) -> QueryParams:
@@ -260,38 +252,24 @@ class WebSocket:
     @property
     def client(self) -> Address | None:
         """The peer's address."""
-        if self._rsgi is not None:
-            address = parse_address(self._rsgi.client)
-            return None if address is None else Address(*address)
-        client = self._asgi.get("client") if self._asgi is not None else None
-        if not client:
-            return None
-        return Address(str(client[0]), int(client[1]) if str(client[1]).isdigit() else 0)
+        return self._conn.client
 
     @property
     def state(self) -> State:
         """Per-connection state, starting from the lifespan state."""
         if self._state is None:
-            data = self._asgi.setdefault("state", {}) if self._asgi is not None else {}
-            self._state = State(data)
+            self._state = State(self._conn.state)
         return self._state
 
     @property
     def scope(self) -> Scope:
-        """The ASGI scope (a minimal one under RSGI)."""
-        if self._asgi is None:
-            self._asgi = {
-                "type": "websocket",
-                "path": self.path,
-                "query_string": self.query_string.encode("latin-1", "replace"),
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in self.headers.multi_items()
-                ],
-                "path_params": self.path_params,
-                "state": {},
-            }
-        return self._asgi
+        """The ASGI scope (an equivalent one under RSGI)."""
+        conn = self._conn
+        if isinstance(conn, ASGIConnection):
+            return conn.scope
+        scope = conn.asgi_scope()
+        scope["path_params"] = self.path_params
+        return scope
 
     @property
     def query(self) -> str:
@@ -337,20 +315,33 @@ class WebSocket:
     # -- sending ----------------------------------------------------------------------------------
 
     async def send_text(self, data: str) -> None:
-        """Send a text frame."""
+        """Send a text frame.
+
+        Raises:
+            WebSocketDisconnect: when the connection is already closed (by either side, or
+                by the server shutting down).
+        """
+        if self.closed:
+            raise WebSocketDisconnect(1006, "WebSocket is closed")
         await self._transport.send_text(data)
 
     async def send_bytes(self, data: bytes) -> None:
-        """Send a binary frame."""
+        """Send a binary frame.
+
+        Raises:
+            WebSocketDisconnect: when the connection is already closed.
+        """
+        if self.closed:
+            raise WebSocketDisconnect(1006, "WebSocket is closed")
         await self._transport.send_bytes(data)
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send ``data`` as JSON, in a text frame (or a binary one with ``mode="binary"``)."""
         encoded = encode_json(data)
         if mode == "binary":
-            await self._transport.send_bytes(encoded)
+            await self.send_bytes(encoded)
         else:
-            await self._transport.send_text(encoded.decode("utf-8"))
+            await self.send_text(encoded.decode("utf-8"))
 
     # -- receiving --------------------------------------------------------------------------------
 

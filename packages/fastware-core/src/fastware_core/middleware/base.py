@@ -30,12 +30,12 @@ answer means "refuse the handshake" (close 1008).
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from fastware_core._json import encode_json
-from fastware_core.types import ASGIApp, Receive, Scope, Send
+from fastware_core.connection import ASGIConnection, Connection
+from fastware_core.types import ASGIApp, Receive, Rendered, Scope, Send
 
 __all__ = (
     "ASGIConnection",
@@ -48,93 +48,11 @@ __all__ = (
     "send_answer",
 )
 
-Answer = tuple[int, str, bytes, list[tuple[str, str]] | None]
-"""``(status, content_type, body, extra headers)``: the app's buffered ``Rendered`` tuple.
-
-An empty ``content_type`` sends no Content-Type header (see :func:`answer_headers`).
+Answer = Rendered
+"""``(status, content_type, body, extra headers)``: the same :data:`~fastware_core.types.Rendered`
+tuple the app renders. An empty ``content_type`` sends no Content-Type header (see
+:func:`answer_headers`).
 """
-
-
-class Connection(Protocol):
-    """What the hooks see of a request, on either door.
-
-    Attributes are declared read-only so that plain attributes, slots and properties all
-    satisfy the protocol.
-    """
-
-    @property
-    def method(self) -> str:
-        """The request method as sent (``""`` for a WebSocket)."""
-
-    @property
-    def path(self) -> str:
-        """The percent-decoded path."""
-
-    @property
-    def query_string(self) -> str:
-        """The raw query string, without ``?`` (``""`` when there is none)."""
-
-    @property
-    def scheme(self) -> str:
-        """``http`` or ``https`` (``ws`` or ``wss`` for a WebSocket)."""
-
-    @property
-    def type(self) -> str:
-        """``http`` or ``websocket``."""
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        """Per-request state; it becomes ``request.state``."""
-
-    def header(self, name: str) -> str | None:
-        """The first value of request header ``name`` (given in lower case), or ``None``."""
-
-    def header_list(self, name: str) -> list[str]:
-        """Every value of request header ``name`` (given in lower case), in order."""
-
-
-class ASGIConnection:
-    """A :class:`Connection` over an ASGI scope (HTTP or WebSocket)."""
-
-    __slots__ = ("_headers", "method", "path", "query_string", "scheme", "state", "type")
-
-    method: str
-    """The request method (``""`` for a WebSocket)."""
-    path: str
-    """The percent-decoded path."""
-    query_string: str
-    """The raw query string, without ``?``."""
-    scheme: str
-    """``http``/``https``/``ws``/``wss``."""
-    type: str
-    """``http`` or ``websocket``."""
-    state: dict[str, Any]
-    """``scope["state"]``, created when missing."""
-
-    def __init__(self, scope: Scope) -> None:
-        self.type = scope["type"]
-        self.method = scope.get("method", "")
-        self.path = scope.get("path", "/")
-        self.query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
-        self.scheme = scope.get("scheme") or ("ws" if self.type == "websocket" else "http")
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        self.state = state
-        self._headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (lower case), or ``None``."""
-        key = name.encode("latin-1")
-        for k, v in self._headers:
-            if k == key or k.lower() == key:
-                return bytes(v).decode("latin-1")
-        return None
-
-    def header_list(self, name: str) -> list[str]:
-        """Every value of header ``name`` (lower case), in order."""
-        key = name.encode("latin-1")
-        return [bytes(v).decode("latin-1") for k, v in self._headers if k.lower() == key]
 
 
 def error_answer(status: int, detail: str) -> Answer:

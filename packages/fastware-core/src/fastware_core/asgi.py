@@ -1,0 +1,368 @@
+"""The ASGI door: ``app(scope, receive, send)``.
+
+One request, top to bottom: the framework's before-hooks (request id, CORS, trusted hosts)
+may answer early; mounts are matched; the route is looked up; the body is read (only when
+one was sent); the handler's result or error becomes a rendered answer (shared with the RSGI
+door, :mod:`fastware_core.dispatch`); the answer is sent with the after-hooks' headers; the
+finished-hooks (timing) learn the status. Lifespan and WebSocket scopes are served here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from time import perf_counter
+from typing import Any
+
+from ._filesend import asgi_headers, send_file_asgi, send_static_asgi
+from .connection import ASGIConnection, Connection
+from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
+from .exceptions import HTTPError
+from .lifespan import Lifecycle
+from .request import Request
+from .responses import FileResponse, Response, StreamResponse
+from .routing import CompiledRouter
+from .streaming import close_generator, stream_headers
+from .types import ASGIApp, Receive, Rendered, Scope, Send
+from .websocket import WebSocket
+
+__all__ = ("ASGIDoor", "HeaderEditingSend")
+
+RAISE_KEY = "fastware.raise_server_exceptions"
+"""Scope key the test client sets to have unhandled errors raised instead of answered 500."""
+
+
+class _ClientGone(Exception):
+    """The client disconnected before the request body arrived."""
+
+
+class ASGIDoor(Lifecycle):
+    """Serving ASGI HTTP, WebSocket and lifespan scopes (mixed into the app)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (HTTP inline; lifespan and WebSocket delegated)."""
+        if scope["type"] != "http":
+            await self._asgi_other(scope, receive, send)
+            return
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compile()
+        conn = ASGIConnection(scope, receive)
+        finished = self._finished_hooks
+        started = perf_counter() if finished else 0.0
+        method: str = scope["method"]
+        if self._before_hooks:
+            early = self._early_answer(conn, self._before_hooks)
+            if early is not None:
+                answer, headers, answer_finished = early
+                await send_pairs(send, answer[0], headers, answer[2], method == "HEAD")
+                if answer_finished:
+                    self._finish(conn, answer_finished, answer[0], started)
+                return
+        path: str = scope["path"]
+        if compiled.mounts:
+            mount = compiled.match_mount(path)
+            if mount is not None:
+                await self._asgi_mount(conn, send, mount[0], mount[1], started)
+                return
+        found = None if bad_path(path) else compiled.lookup(method, path)
+        if found is None:
+            await self._asgi_unrouted(compiled, conn, send, started)
+            return
+        entry, params = found
+        out: Rendered | Response | None = None
+        body = None
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if length is not None and value != length:
+                    out = self._error(400, "Invalid Content-Length")
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        request = None
+        if out is None and (length is not None or chunked or scope.get("http_version") == "2"):
+            try:
+                body = await self._read_asgi_body(receive, length)
+            except HTTPError as exc:
+                out = self._error(exc.status_code, exc.detail, exc.headers)
+            except _ClientGone:
+                if finished:
+                    self._finish(conn, finished, 0, started)
+                return
+        if out is None:
+            request = Request._build(conn, params, body, self)
+            try:
+                out = self._result(await entry.call(request), entry, request)
+            except Exception as exc:
+                out = await self._handle_error(exc, request, scope.get(RAISE_KEY, False))
+            if request._watcher is not None:
+                request._close()
+        if type(out) is tuple:
+            status = out[0]
+            await send(self._asgi_start(conn, out))
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"" if method == "HEAD" else out[2],
+                    "more_body": False,
+                }
+            )
+        else:
+            assert isinstance(out, Response)
+            if request is None:  # pragma: no cover - only handlers stream
+                request = Request._build(conn, params, body, self)
+            status = await self._asgi_stream(send, conn, out, method == "HEAD", request)
+        if finished:
+            self._finish(conn, finished, status, started)
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _asgi_start(self, conn: Connection, rendered: Rendered) -> dict[str, Any]:
+        """The ``http.response.start`` message of a buffered answer."""
+        status, content_type, body, extra = rendered
+        if self._after_hooks or extra:
+            headers = [("content-type", content_type), ("content-length", str(len(body)))]
+            if extra:
+                headers += extra
+            raw = encode_headers(self._answer_headers(conn, status, headers))
+        else:
+            raw = [(b"content-type", _ascii(content_type)), (b"content-length", b"%d" % len(body))]
+            raw += self._raw_default_headers
+        return {"type": "http.response.start", "status": status, "headers": raw}
+
+    async def _asgi_send(self, conn: Connection, send: Send, rendered: Rendered) -> int:
+        await send(self._asgi_start(conn, rendered))
+        body = b"" if conn.method == "HEAD" else rendered[2]
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return rendered[0]
+
+    def _asgi_editing(self, send: Send, conn: Connection) -> Send:
+        """``send``, or a wrapper adding the default headers and running the after hooks on a
+        response this door did not build itself (files, mounted apps)."""
+        return HeaderEditingSend(send, conn, self._answer_headers) if self._edits_headers else send
+
+    async def _asgi_unrouted(
+        self, compiled: CompiledRouter, conn: ASGIConnection, send: Send, started: float
+    ) -> None:
+        """A request no route matched: bad path, static files, the SPA, the root mount, or
+        405/404/501."""
+        scope = conn.scope
+        method, path = conn.method, conn.path
+        status = 0
+        if bad_path(path):
+            status = await self._asgi_send(
+                conn, send, self._error(400, "Invalid characters in path")
+            )
+        else:
+            answer: Any = CONTINUE
+            if self._static is not None or self._spa is not None:
+                answer = await self._static_answer(compiled, method, path, asgi_headers(scope))
+            if answer is not CONTINUE:
+                edited = self._asgi_editing(send, conn)
+                await send_static_asgi(edited, answer, method == "HEAD")
+                status = getattr(edited, "status", 200 if answer is not None else 404)
+            elif compiled.root_mount is not None:
+                await self._asgi_mount(conn, send, "", compiled.root_mount, started)
+                return
+            else:
+                status = await self._asgi_send(conn, send, await self._miss(compiled, conn))
+        if self._finished_hooks:
+            self._finish(conn, self._finished_hooks, status, started)
+
+    async def _asgi_mount(
+        self, conn: ASGIConnection, send: Send, prefix: str, app: ASGIApp, started: float
+    ) -> None:
+        edited = self._asgi_editing(send, conn)
+        scope = self._mounted_scope(conn.scope, prefix)
+        assert conn.receive is not None
+        try:
+            await app(scope, conn.receive, edited)
+        finally:
+            if self._finished_hooks:
+                self._finish(conn, self._finished_hooks, getattr(edited, "status", 0), started)
+
+    # -- bodies and streams --------------------------------------------------------------------
+
+    async def _read_asgi_body(self, receive: Receive, length: bytes | None) -> bytes | None:
+        limit = self.max_body_size
+        if length is not None:
+            self._check_length(length)
+        chunks: list[bytes] = []
+        size = 0
+        task = self._start_deadline()
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise HTTPError(413, "Request body too large")
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        except asyncio.CancelledError:
+            if self._body_timed_out(task):
+                raise HTTPError(408, "Request body not received in time") from None
+            raise
+        finally:
+            self._end_deadline(task)
+        if not chunks:
+            return None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _asgi_stream(
+        self, send: Send, conn: ASGIConnection, response: Response, head: bool, request: Request
+    ) -> int:
+        if isinstance(response, FileResponse):
+            edited = self._asgi_editing(send, conn)
+            await send_file_asgi(edited, response, head)
+            return int(getattr(edited, "status", response.status))
+        assert isinstance(response, StreamResponse)
+        generator = response.generator
+        headers = self._answer_headers(conn, response.status, stream_headers(response))
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": encode_headers(headers),
+                }
+            )
+            if head:
+                await _asgi_end(send)
+        except Exception:
+            await close_generator(generator)
+            return response.status
+        if head:
+            await close_generator(generator)  # never started; closing it lets its owner clean up
+            return response.status
+        await self._drive_stream(
+            generator,
+            partial(_asgi_chunk, send),
+            partial(_asgi_end, send),
+            conn.wait_disconnect,
+            request,
+        )
+        return response.status
+
+    # -- lifespan and WebSockets ---------------------------------------------------------------
+
+    async def _asgi_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._asgi_lifespan(receive, send)
+        elif kind == "websocket":
+            await self._asgi_websocket(scope, receive, send)
+
+    async def _asgi_lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()
+        try:
+            await self.startup()
+        except BaseException as exc:
+            self.logger.exception("Lifespan startup failed")
+            await send({"type": "lifespan.startup.failed", "message": str(exc) or repr(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            await self.shutdown()
+        except Exception as exc:
+            self.logger.exception("Lifespan shutdown failed")
+            await send({"type": "lifespan.shutdown.failed", "message": str(exc) or repr(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _asgi_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compile()
+        conn = ASGIConnection(scope, receive)
+        if self._websocket_hooks and self._websocket_refused(conn):
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        path: str = scope["path"]
+        mount = compiled.match_mount(path) if compiled.mounts else None
+        if mount is not None:
+            await mount[1](self._mounted_scope(scope, mount[0]), receive, send)
+            return
+        found = compiled.ws.lookup("GET", path) if compiled.ws is not None else None
+        if found is None:
+            if compiled.root_mount is not None:
+                await compiled.root_mount(self._mounted_scope(scope, ""), receive, send)
+                return
+            await receive()
+            # As 0.6.3: close 4004 before accept; servers answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 4004})
+            return
+        entry, params = found
+        scope["path_params"] = params
+        merged_state(self._state, conn.state)
+        websocket = WebSocket(scope, receive, send)
+        await self._track_websocket(websocket, partial(self._serve_websocket, entry, websocket))
+
+
+class HeaderEditingSend:
+    """An ASGI ``send`` that adds the app's default headers and runs its after hooks on the
+    ``http.response.start`` message, remembering the status for the finished hooks."""
+
+    __slots__ = ("_conn", "_edit", "_send", "status")
+
+    def __init__(self, send: Send, conn: Connection, edit: HeaderEditor) -> None:
+        self._send = send
+        self._conn = conn
+        self._edit = edit
+        self.status = 0
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.status = status = message["status"]
+            headers = [
+                (bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1"))
+                for k, v in message.get("headers") or ()
+            ]
+            headers = self._edit(self._conn, status, headers)
+            message = {**message, "headers": encode_headers(headers)}
+        await self._send(message)
+
+
+async def send_pairs(
+    send: Send, status: int, headers: list[tuple[str, str]], body: bytes, head: bool
+) -> None:
+    """Send a buffered answer whose header list is already final."""
+    await send(
+        {"type": "http.response.start", "status": status, "headers": encode_headers(headers)}
+    )
+    payload = b"" if head or status in (204, 304) else body
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """``str`` header pairs as ASGI's lower-case ``bytes`` pairs."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+_ascii_cache: dict[str, bytes] = {}
+
+
+def _ascii(value: str) -> bytes:
+    """``value`` encoded as latin-1, cached for the few distinct content types an app sends."""
+    encoded = _ascii_cache.get(value)
+    if encoded is None:
+        encoded = value.encode("latin-1")
+        if len(_ascii_cache) < 256:
+            _ascii_cache[value] = encoded
+    return encoded
+
+
+async def _asgi_chunk(send: Send, chunk: bytes) -> None:
+    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _asgi_end(send: Send) -> None:
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,504 @@
+"""The dispatcher both doors share: route tables, handler results, errors and hooks.
+
+:class:`Dispatcher` holds everything that does not depend on how a request arrived: the
+compiled router, the body and JSON limits, the exception handlers, static files and the SPA
+fallback, the framework's middleware hooks, and the WebSocket handler runner. The ASGI door
+(:mod:`fastware_core.asgi`) and the RSGI door (:mod:`fastware_core.rsgi`) only read the body,
+and write the answer, in their own protocol; every decision in between is made here, by
+synchronous methods, so a door pays no extra ``await`` for sharing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from time import perf_counter as _perf_counter
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ._deadlines import Deadlines
+from ._json import encode_json
+from .connection import Connection
+from .datastructures import State
+from .exceptions import FastwareError, HTTPError
+from .injection import Injector
+from .middleware import (
+    CORSMiddleware,
+    HookMiddleware,
+    RequestIDMiddleware,
+    RequestTimingMiddleware,
+    TrustedHostMiddleware,
+)
+from .request import Request
+from .responses import Response, header_pairs
+from .routing import CompiledRouter, RouteEntry, Router
+from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
+from .types import Rendered
+from .websocket import WebSocket, WebSocketDisconnect
+
+if TYPE_CHECKING:
+    from .app import AppConfig
+
+__all__ = ("CONTINUE", "Dispatcher", "ExceptionHandler", "HeaderEditor", "current_task")
+
+ExceptionHandler = Callable[[Any, Any], Any]
+"""``handler(request_or_websocket, exc)``, sync or async."""
+
+CONTINUE: Any = object()
+"""What :meth:`Dispatcher.static_answer` returns when neither static files nor the SPA apply."""
+
+JSON = "application/json"
+NOT_FOUND: Rendered = (404, JSON, b'{"detail":"Not found"}', None)
+SERVER_ERROR: Rendered = (500, JSON, b'{"detail":"Internal server error"}', None)
+NOSNIFF = ("x-content-type-options", "nosniff")
+
+HeaderEditor = Callable[[Connection, int, list[tuple[str, str]]], list[tuple[str, str]]]
+"""Edits a response's header list for a request: default headers, after hooks."""
+
+# (hook, the after hooks and the finished hooks that apply when it answers early)
+BeforeHook = tuple[HookMiddleware, tuple[HookMiddleware, ...], tuple[HookMiddleware, ...]]
+
+
+class Dispatcher:
+    """The door-independent half of an app (see the module docstring)."""
+
+    def __init__(self, router: Router, config: AppConfig) -> None:
+        self.router = router
+        self.config = config
+        self.logger = logging.getLogger(config.name or "fastware")
+        self._state: dict[str, Any] = {}
+        self._handlers: dict[type[BaseException], ExceptionHandler] = dict(
+            config.exception_handlers or {}
+        )
+        self._http_handlers = any(issubclass(t, HTTPError) for t in self._handlers)
+        self.max_body_size = config.max_body_size
+        """Largest accepted request body (``None``: no limit)."""
+        self.max_json_depth = config.max_json_depth
+        """Deepest JSON nesting accepted in request bodies."""
+        self.json_content_types_only = config.json_content_types_only
+        """Whether ``request.json()`` refuses bodies whose media type is not JSON (415)."""
+        self._deadlines = Deadlines(config.body_timeout) if config.body_timeout else None
+        self._injector = config.injector
+        self._compiled: CompiledRouter | None = None
+        self._routes_checked = False  # a broken route raises at create_app, later it answers 500
+        self._static = StaticFiles(config.static_dir) if config.static_dir is not None else None
+        self._static_prefix = "/" + config.static_path.strip("/")
+        self._spa = (
+            SPAFallback(config.spa_fallback, api_prefix=config.api_prefix)
+            if config.spa_fallback is not None
+            else None
+        )
+        self._default_headers: list[tuple[str, str]] = [NOSNIFF] if config.nosniff else []
+        self._raw_default_headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self._default_headers
+        ]
+        self._set_hooks(
+            tuple(_builtin_hooks(config))
+            + tuple(m for m in config.middleware or () if isinstance(m, HookMiddleware))
+        )
+        router.on_change(self._router_changed)
+        self._compile()
+
+    def _set_hooks(self, hooks: tuple[HookMiddleware, ...]) -> None:
+        """Work out, once, which hooks run where (see ``middleware/base.py`` for the order)."""
+        self._hooks = hooks
+        self.request_timing: RequestTimingMiddleware | None = next(
+            (h for h in hooks if isinstance(h, RequestTimingMiddleware)), None
+        )
+        self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
+        self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
+        self._before_hooks: tuple[BeforeHook, ...] = tuple(
+            (
+                hook,
+                tuple(h for h in reversed(hooks[: i + 1]) if h.uses_after),
+                tuple(h for h in hooks[: i + 1] if h.uses_finished),
+            )
+            for i, hook in enumerate(hooks)
+            if hook.uses_before
+        )
+        self._websocket_hooks = tuple(h for h in hooks if h.applies_to_websocket and h.uses_before)
+        self._outer_after: tuple[HookMiddleware, ...] = ()
+        # Whether an answer's headers need more than content-type and content-length.
+        self._edits_headers = bool(self._after_hooks or self._default_headers)
+
+    # -- public surface ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The lifespan state, shared by every request (``request.state`` copies it)."""
+        return State(self._state)
+
+    @property
+    def app_state(self) -> dict[str, Any]:
+        """The lifespan state as the dict requests and WebSockets start their state from."""
+        return self._state
+
+    @property
+    def dependency_overrides(self) -> Any:
+        """The dependency overrides: the injector's (fastware-di's can also be used as
+        ``with app.dependency_overrides({factory: fake}):``), else the configured dict."""
+        if self._injector is not None:
+            return self._injector.overrides
+        if self.config.dependency_overrides is None:
+            self.config.dependency_overrides = {}
+        return self.config.dependency_overrides
+
+    # -- routes --------------------------------------------------------------------------------
+
+    def _router_changed(self) -> None:
+        self._compiled = None
+
+    def _compile(self) -> CompiledRouter:
+        """The compiled router, prepared by the injector; rebuilt after the router changed."""
+        compiled = self._compiled
+        if compiled is not None:
+            return compiled
+        source = self.router.compile()
+        injector = self._injector
+        if injector is None:
+            for entry in [*source.entries, *(source.ws.entries if source.ws else ())]:
+                if entry.deps:
+                    raise FastwareError(
+                        f"Route {entry.method} {entry.path} declares deps, but this app has no "
+                        "dependency injector: install fastware-di and use fastware.create_app, "
+                        "or pass create_app(..., injector=DependencyResolver())"
+                    )
+            compiled = source
+        else:
+            # At create_app a broken route raises; a route added later cannot raise into an
+            # unrelated request, so it answers 500 itself (and the error is logged).
+            strict = not self._routes_checked
+            compiled = source.transformed(
+                lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
+            )
+        self._routes_checked = True
+        self._compiled = compiled
+        return compiled
+
+    # -- results and errors --------------------------------------------------------------------
+
+    def _result(self, result: Any, entry: RouteEntry, request: Request) -> Rendered | Response:
+        """A handler's return value as a buffered answer, or the streaming response itself."""
+        if entry.response_model is not None:
+            result = self._apply_response_model(result, entry.response_model, request)
+        kind = type(result)
+        if kind is dict or kind is list:
+            return 200, JSON, encode_json(result), None
+        return self._render(result)
+
+    def _render(self, result: Any) -> Rendered | Response:
+        if isinstance(result, Response):
+            return result if result.streaming else result.rendered()
+        return 200, JSON, encode_json(result), None
+
+    def _apply_response_model(self, result: Any, model: Any, request: Request) -> Any:
+        if type(result) is not dict:
+            return result
+        try:
+            validate = getattr(model, "model_validate", None)
+            if validate is not None:
+                return validate(result).model_dump(mode="json")
+            return msgspec.convert(result, model)
+        except (ValueError, msgspec.ValidationError) as exc:
+            self.logger.error(
+                "Response of %s %s does not match its response_model: %s",
+                request.method,
+                request.path,
+                exc,
+            )
+            raise HTTPError(500, str(exc)) from None
+
+    def _find_handler(self, exc: BaseException) -> ExceptionHandler | None:
+        handlers = self._handlers
+        if not handlers:
+            return None
+        is_http = isinstance(exc, HTTPError)
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+            if is_http and cls is HTTPError:
+                return None  # HTTPError never falls through to a catch-all Exception handler
+        return None
+
+    async def _handle_error(
+        self, exc: Exception, request: Request, reraise: bool
+    ) -> Rendered | Response:
+        """The answer for an exception a handler raised: its exception handler's result, the
+        HTTPError's own answer, or a logged 500."""
+        handler = self._find_handler(exc)
+        if handler is not None:
+            try:
+                result = handler(request, exc)
+                if inspect.isawaitable(result):
+                    result = await result
+                return self._render(result)
+            except Exception as handler_exc:
+                if isinstance(handler_exc, HTTPError) and handler_exc is not exc:
+                    return self._error(
+                        handler_exc.status_code, handler_exc.detail, handler_exc.headers
+                    )
+                self.logger.exception(
+                    "Exception handler for %s failed in %s %s",
+                    type(exc).__name__,
+                    request.method,
+                    request.path,
+                )
+                if reraise:
+                    raise
+                return SERVER_ERROR
+        if isinstance(exc, HTTPError):
+            return self._error(exc.status_code, exc.detail, exc.headers)
+        self.logger.exception("Unhandled error in %s %s", request.method, request.path)
+        if reraise:
+            raise exc
+        return SERVER_ERROR
+
+    def _error(self, status: int, detail: Any, headers: Any = None) -> Rendered:
+        """A JSON ``{"detail": ...}`` answer."""
+        try:
+            body = encode_json({"detail": detail})
+        except TypeError:
+            body = encode_json({"detail": str(detail)})
+        try:
+            extra = header_pairs(headers) or None
+        except ValueError:
+            self.logger.exception("HTTPError(%s) carries invalid headers", status)
+            return SERVER_ERROR
+        return status, JSON, body, extra
+
+    # -- what no route answers -----------------------------------------------------------------
+
+    async def _static_answer(
+        self, compiled: CompiledRouter, method: str, path: str, headers: HeaderLookup
+    ) -> Any:
+        """A static file or the SPA page for a path no route answered; ``None`` for 404
+        under the static prefix, :data:`CONTINUE` when neither applies."""
+        prefix = self._static_prefix
+        if self._static is not None and (path == prefix or path.startswith(prefix + "/")):
+            return await self._static.respond(method, path[len(prefix) :], headers)
+        if self._spa is not None and not compiled.allowed_methods(path):
+            answer = await self._spa.respond(method, path, headers)
+            if answer is not None:
+                return answer
+        return CONTINUE
+
+    async def _miss(self, compiled: CompiledRouter, conn: Any) -> Rendered:
+        """501, 405 (with Allow) or 404, through the HTTPError handlers when there are any."""
+        method = conn.method
+        if method not in compiled.methods:
+            error = HTTPError(501, "Method not implemented")
+        else:
+            allowed = compiled.allowed_methods(conn.path)
+            if allowed:
+                error = HTTPError(405, "Method not allowed", {"Allow": ", ".join(sorted(allowed))})
+            else:
+                if not self._http_handlers:
+                    return NOT_FOUND
+                error = HTTPError(404, "Not found")
+        if self._http_handlers:
+            request = Request._build(conn, {}, None, self)
+            rendered = await self._handle_error(error, request, False)
+            if type(rendered) is tuple:
+                return rendered
+        return self._error(error.status_code, error.detail, error.headers)
+
+    # -- request bodies ------------------------------------------------------------------------
+
+    def _check_length(self, length: str | bytes) -> None:
+        """Refuse a malformed Content-Length (400) or one over ``max_body_size`` (413)."""
+        if not length.isdigit() or not length.isascii():
+            raise HTTPError(400, "Invalid Content-Length")
+        if self.max_body_size is not None and int(length) > self.max_body_size:
+            raise HTTPError(413, "Request body too large")
+
+    def _start_deadline(self) -> asyncio.Task[Any] | None:
+        """Put the current task under ``body_timeout``; ``None`` when there is no deadline
+        (disabled, or a server-specific task object that cannot be cancelled)."""
+        deadlines = self._deadlines
+        if deadlines is None:
+            return None
+        task = current_task()
+        if not isinstance(task, asyncio.Task):
+            return None
+        deadlines.start(task)
+        return task
+
+    def _body_timed_out(self, task: asyncio.Task[Any] | None) -> bool:
+        """After a cancellation while reading a body: whether it was the body deadline."""
+        if task is not None and self._deadlines is not None and self._deadlines.expired(task):
+            task.uncancel()
+            return True
+        return False
+
+    def _end_deadline(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None and self._deadlines is not None:
+            self._deadlines.finish(task)
+
+    # -- headers and hooks ---------------------------------------------------------------------
+
+    def _answer_headers(
+        self, conn: Connection, status: int, headers: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """Add the default headers (unless the response set them) and run the after hooks."""
+        defaults = self._default_headers
+        if defaults:
+            present = {name.lower() for name, _ in headers}
+            headers.extend(pair for pair in defaults if pair[0] not in present)
+        for hook in self._after_hooks:
+            hook.after(conn, status, headers)
+        return headers
+
+    def _outer_headers(
+        self, conn: Connection, status: int, headers: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """Run only the after hooks of :attr:`_outer_after` (hooks outside user middleware)."""
+        for hook in self._outer_after:
+            hook.after(conn, status, headers)
+        return headers
+
+    def _early_answer(
+        self, conn: Connection, before: tuple[BeforeHook, ...]
+    ) -> tuple[Rendered, list[tuple[str, str]], tuple[HookMiddleware, ...]] | None:
+        """Run the ``before`` hooks; for the first that answers: its answer, the answer's
+        headers and the finished hooks to call."""
+        for hook, answer_after, answer_finished in before:
+            answer = hook.before(conn)
+            if answer is not None:
+                status, content_type, body, extra = answer
+                headers: list[tuple[str, str]] = []
+                if content_type:
+                    headers.append(("content-type", content_type))
+                if status >= 200 and status not in (204, 304):
+                    headers.append(("content-length", str(len(body))))
+                if extra:
+                    headers.extend(extra)
+                if self._default_headers:
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(p for p in self._default_headers if p[0] not in present)
+                for after in answer_after:
+                    after.after(conn, status, headers)
+                return answer, headers, answer_finished
+        return None
+
+    def _finish(
+        self,
+        conn: Connection,
+        hooks: tuple[HookMiddleware, ...],
+        status: int,
+        started: float,
+    ) -> None:
+        """Run the ``finished`` hooks with the time since ``started``."""
+        seconds = _perf_counter() - started
+        for hook in hooks:
+            hook.finished(conn, status, seconds)
+
+    # -- WebSockets ----------------------------------------------------------------------------
+
+    def _websocket_refused(self, conn: Connection) -> bool:
+        """Whether a hook (trusted hosts, CORS) refuses this handshake."""
+        return any(hook.before(conn) is not None for hook in self._websocket_hooks)
+
+    async def _serve_websocket(self, entry: RouteEntry, websocket: WebSocket) -> None:
+        """Run a WebSocket handler: origin check, size limit, errors mapped to close codes."""
+        config = self.config
+        websocket._max_size = config.websocket_max_message_size or (1 << 62)
+        origins = config.websocket_origins
+        if origins is not None:
+            origin = websocket.headers.get("origin")
+            if origin is not None and "*" not in origins and origin not in origins:
+                self.logger.warning("WebSocket %s refused: origin %r", websocket.path, origin)
+                await websocket.deny(403, "Origin not allowed")
+                return
+        try:
+            await entry.call(websocket)
+        except WebSocketDisconnect:
+            pass
+        except HTTPError as exc:
+            # As in 0.6.3 (a dependency's HTTPError): close 1008 with the detail as reason.
+            # Before accept() servers turn that close into a 403 answer to the handshake;
+            # websocket.deny(status, detail) refuses it with a chosen status instead.
+            if not websocket.closed:
+                await websocket.close(1008, str(exc.detail)[:120])
+        except Exception as exc:
+            handler = self._find_handler(exc)
+            if handler is not None:
+                try:
+                    result = handler(websocket, exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    self.logger.exception(
+                        "Exception handler failed for WebSocket %s", websocket.path
+                    )
+            else:
+                self.logger.exception("Unhandled error in WebSocket %s", websocket.path)
+            if not websocket.closed:
+                try:
+                    await websocket.close(1011)
+                except Exception:
+                    pass
+        else:
+            if not websocket.closed:
+                try:
+                    await websocket.close(1000)
+                except Exception:
+                    pass
+
+
+try:  # the C implementation; asyncio.current_task is a Python wrapper on 3.11
+    from _asyncio import current_task  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    current_task = asyncio.current_task
+
+
+def bad_path(path: str) -> bool:
+    """Whether a decoded path holds a NUL or an undecodable byte (400)."""
+    return "\x00" in path or (not path.isascii() and "\ufffd" in path)
+
+
+def _builtin_hooks(config: AppConfig) -> list[HookMiddleware]:
+    # The order of fastware 0.6.3 (outermost first): TrustedHost, CORS, RequestID, timing.
+    hooks: list[HookMiddleware] = []
+    if config.trusted_hosts:
+        hooks.append(TrustedHostMiddleware(allowed_hosts=config.trusted_hosts))
+    if config.cors_origins:
+        hooks.append(CORSMiddleware(allow_origins=config.cors_origins))
+    if config.request_id:
+        hooks.append(RequestIDMiddleware())
+    if config.request_timing:
+        hooks.append(RequestTimingMiddleware(error_log=config.error_log))
+    return hooks
+
+
+def _prepared(
+    injector: Injector, entry: RouteEntry, websocket: bool, strict: bool, logger: logging.Logger
+) -> RouteEntry:
+    try:
+        call = injector.prepare(entry, websocket=websocket)
+    except Exception as exc:
+        if strict:
+            raise
+        logger.error("Route %s %s cannot be served: %s", entry.method, entry.path, exc)
+        call = partial(_broken_route, exc)
+    if call is None:
+        return entry
+    return RouteEntry(
+        entry.method, entry.segments, entry.handler, entry.deps, entry.response_model, call
+    )
+
+
+async def _broken_route(error: Exception, connection: Any) -> Any:
+    raise FastwareError(f"this route's dependencies cannot be resolved: {error}") from error
+
+
+def merged_state(app_state: Mapping[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with every lifespan value it does not already hold."""
+    for key, value in app_state.items():
+        state.setdefault(key, value)
+    return state
