@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fastware_core import Router
+from fastware_core import AsyncTestClient, Router, TestClient
 from fastware_core.types import ASGIApp
 
 RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
@@ -17,6 +17,40 @@ RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
 def anyio_backend() -> str:
     """Run ``@pytest.mark.anyio`` tests on asyncio only."""
     return "asyncio"
+
+
+@pytest.fixture(params=["asgi", "rsgi"], autouse=True)
+def door(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test through both doors: test clients built for a fastware app drive it
+    over ASGI, then over RSGI (the in-process Granian double), unless the test is marked
+    ``asgi_only`` (it checks something only the ASGI door has) or names a door itself."""
+    door: str = request.param
+    if door == "rsgi":
+        for client_class in (AsyncTestClient, TestClient):
+            monkeypatch.setattr(client_class, "__init__", _over_rsgi(client_class.__init__))
+    return door
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the RSGI run of tests marked ``asgi_only``."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        rsgi = callspec is not None and callspec.params.get("door") == "rsgi"
+        (dropped if rsgi and item.get_closest_marker("asgi_only") else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def _over_rsgi(init: Callable[..., None]) -> Callable[..., None]:
+    def over_rsgi(self: Any, app: Any, *args: Any, **kwargs: Any) -> None:
+        if hasattr(app, "__rsgi__"):
+            kwargs.setdefault("door", "rsgi")
+        init(self, app, *args, **kwargs)
+
+    return over_rsgi
 
 
 @pytest.fixture

@@ -207,6 +207,7 @@ def test_unhandled_error_is_a_500(router: Router) -> None:
     assert response.content == b'{"detail":"Internal server error"}'
 
 
+@pytest.mark.asgi_only  # over RSGI an unhandled error is a 500, as under Granian
 def test_raise_server_exceptions_reraises_the_handler_error(router: Router) -> None:
     @router.get("/boom")
     async def boom(request: Request) -> None:

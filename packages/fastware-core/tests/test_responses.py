@@ -259,6 +259,7 @@ def test_several_values_per_header(router: Router) -> None:
         {"X-A\r\nSet-Cookie": "evil=1"},
     ],
 )
+@pytest.mark.asgi_only  # the ValueError reaches the test through raise_server_exceptions
 def test_header_injection_raises(router: Router, headers: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         header_pairs(headers)
@@ -546,6 +547,7 @@ def test_file_response_header_order_and_extras(router: Router, tmp_path: Path) -
     ]
 
 
+@pytest.mark.asgi_only  # the ASGI file sender chunks; over RSGI Granian sends the file
 @pytest.mark.parametrize("size", [0, 1, 999, 1000, 1001, 2500, 3000])
 def test_file_response_streams_files_of_any_size_in_chunks(
     router: Router, tmp_path: Path, size: int

@@ -569,6 +569,7 @@ def test_mount_matches_only_at_a_slash_boundary(router: Router) -> None:
         assert client.get("/legacyfoo").status_code == 404
 
 
+@pytest.mark.asgi_only  # RSGI has no root_path: the client's root_path cannot reach the app
 def test_mounted_app_sees_the_path_without_prefix_and_root_path_with_it(router: Router) -> None:
     router.mount("/sub", scope_echo_app)
 

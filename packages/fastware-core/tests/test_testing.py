@@ -281,6 +281,7 @@ async def test_async_client_cookie_jar_and_redirects() -> None:
         assert followed.json()["query"] == "from=old"
 
 
+@pytest.mark.asgi_only  # over RSGI an unhandled error is a 500, as under Granian
 @pytest.mark.anyio
 async def test_async_client_raise_server_exceptions() -> None:
     router = Router()

@@ -91,6 +91,7 @@ def make_app(**config: Any) -> Any:
     return app, seen
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_echo_with_params_query_state_cookies_and_subprotocol() -> None:
     app, _ = make_app()
     with (
@@ -121,6 +122,7 @@ def test_send_json_is_a_text_frame_by_default_and_binary_on_request() -> None:
         assert ws.receive_bytes() == b'{"got":[1,2]}'
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_invalid_json_message_closes_with_1007() -> None:
     app, _ = make_app()
     with TestClient(app) as client, client.websocket_connect("/json") as ws:
@@ -130,6 +132,7 @@ def test_invalid_json_message_closes_with_1007() -> None:
     assert closed.value.code == 1007
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_unknown_path_closes_with_4004() -> None:
     app, _ = make_app()
     with TestClient(app) as client, pytest.raises(WebSocketDisconnect) as closed:  # noqa: SIM117
@@ -138,6 +141,7 @@ def test_unknown_path_closes_with_4004() -> None:
     assert closed.value.code == 4004
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_http_error_before_accept_closes_with_1008_and_the_detail() -> None:
     app, _ = make_app()
     with TestClient(app) as client, pytest.raises(WebSocketDisconnect) as closed:  # noqa: SIM117
@@ -146,6 +150,7 @@ def test_http_error_before_accept_closes_with_1008_and_the_detail() -> None:
     assert (closed.value.code, closed.value.reason) == (1008, "Not authenticated")
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_deny_refuses_the_handshake_with_an_http_status_and_body() -> None:
     router = Router()
 
@@ -161,6 +166,7 @@ def test_deny_refuses_the_handshake_with_an_http_status_and_body() -> None:
     assert denied.value.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_http_error_after_accept_closes_with_1008_and_the_detail() -> None:
     app, _ = make_app()
     with TestClient(app) as client, client.websocket_connect("/late-error") as ws:
@@ -170,6 +176,7 @@ def test_http_error_after_accept_closes_with_1008_and_the_detail() -> None:
     assert (closed.value.code, closed.value.reason) == (1008, "Role 'admin' required")
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_handler_exception_runs_the_exception_handler_then_closes_with_1011() -> None:
     app, seen = make_app()
     with TestClient(app) as client, client.websocket_connect("/boom") as ws:
@@ -180,6 +187,7 @@ def test_handler_exception_runs_the_exception_handler_then_closes_with_1011() ->
     assert seen == ["handler broken"]
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_client_disconnect_reaches_the_handler_as_websocket_disconnect() -> None:
     app, seen = make_app()
     with TestClient(app) as client, client.websocket_connect("/leave") as ws:
@@ -187,6 +195,7 @@ def test_client_disconnect_reaches_the_handler_as_websocket_disconnect() -> None
     assert seen == ["disconnect 1001"]
 
 
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no subprotocol, denial body or close code
 def test_oversized_message_closes_with_1009() -> None:
     app, _ = make_app(websocket_max_message_size=8)
     with TestClient(app) as client, client.websocket_connect("/echo/a") as ws:

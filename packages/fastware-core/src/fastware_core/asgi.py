@@ -123,10 +123,7 @@ class ASGIDoor(Lifecycle):
         """The ``http.response.start`` message of a buffered answer."""
         status, content_type, body, extra = rendered
         if self._after_hooks or extra:
-            headers = [("content-type", content_type), ("content-length", str(len(body)))]
-            if extra:
-                headers += extra
-            raw = encode_headers(self._answer_headers(conn, status, headers))
+            raw = encode_headers(self._rendered_headers(conn, rendered))
         else:
             raw = [(b"content-type", _ascii(content_type)), (b"content-length", b"%d" % len(body))]
             raw += self._raw_default_headers

@@ -214,18 +214,20 @@ class RSGIConnection:
             is read).
     """
 
-    __slots__ = ("_headers", "_scope", "_state", "protocol")
+    __slots__ = ("_headers", "_scope", "protocol", "state")
 
     door: ClassVar[str] = "rsgi"
     """Which door the connection came through."""
 
     protocol: Any
     """The RSGI protocol the server handed to the app, if known."""
+    state: dict[str, Any]
+    """Per-request state; it becomes ``request.state``."""
 
     def __init__(self, scope: RSGIScope, protocol: Any = None) -> None:
         self._scope = scope
         self.protocol = protocol
-        self._state: dict[str, Any] | None = None
+        self.state: dict[str, Any] = {}
         self._headers: Headers | None = None
 
     @property
@@ -281,14 +283,6 @@ class RSGIConnection:
     def server_authority(self) -> str:
         """The ``:authority`` of an HTTP/2 request, else the server's own ``host:port``."""
         return self._scope.authority or self._scope.server
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """Per-request state (created on first use)."""
-        state = self._state
-        if state is None:
-            state = self._state = {}
-        return state
 
     @property
     def headers(self) -> Headers:

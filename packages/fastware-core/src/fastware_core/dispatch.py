@@ -354,6 +354,23 @@ class Dispatcher:
             hook.after(conn, status, headers)
         return headers
 
+    def _rendered_headers(self, conn: Connection, rendered: Rendered) -> list[tuple[str, str]]:
+        """The header list of a buffered answer: content-type, content-length, its own
+        headers, the default headers it did not set, then the after hooks' edits."""
+        status, content_type, body, extra = rendered
+        headers = [("content-type", content_type), ("content-length", str(len(body)))]
+        if extra:
+            headers += extra
+            defaults = self._default_headers
+            if defaults:
+                present = {name.lower() for name, _ in extra}
+                headers.extend(pair for pair in defaults if pair[0] not in present)
+        else:
+            headers += self._default_headers
+        for hook in self._after_hooks:
+            hook.after(conn, status, headers)
+        return headers
+
     def _outer_headers(
         self, conn: Connection, status: int, headers: list[tuple[str, str]]
     ) -> list[tuple[str, str]]:

@@ -122,16 +122,8 @@ class RSGIDoor(Lifecycle):
     # -- answers -------------------------------------------------------------------------------
 
     def _rsgi_send(self, protocol: Any, conn: Connection, rendered: Rendered) -> int:
-        status, content_type, body, extra = rendered
-        headers = [("content-type", content_type), ("content-length", str(len(body)))]
-        if extra or self._after_hooks:
-            if extra:
-                headers += extra
-            self._answer_headers(conn, status, headers)
-        else:
-            headers += self._default_headers
-        protocol.response_bytes(status, headers, body)
-        return status
+        protocol.response_bytes(rendered[0], self._rendered_headers(conn, rendered), rendered[2])
+        return rendered[0]
 
     def _rsgi_editing(self, protocol: Any, conn: Connection) -> Any:
         """``protocol``, or a wrapper adding the default headers and running the after hooks on

@@ -28,10 +28,13 @@ class _IdSource:
 
     def reset(self) -> None:
         self.prefix = os.urandom(8).hex()
-        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+        # Starting between 2**60 and 2**61, the counter's hex form has 16 digits for the
+        # next 2**62 ids without zero-padding (the cheapest formatting there is).
+        start = (1 << 60) | int.from_bytes(os.urandom(7), "big")
+        self._next = itertools.count(start).__next__
 
     def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+        return self.prefix + hex(self._next())[2:]
 
 
 new_request_id = _IdSource()

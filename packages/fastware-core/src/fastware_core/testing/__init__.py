@@ -1,0 +1,25 @@
+"""In-process test clients that drive an app through its ASGI or RSGI door.
+
+No third-party dependency: requests never touch a socket, the lifespan runs on enter and
+exit, and streamed responses are read chunk by chunk, so a test can read the first events
+of a never-ending stream and then disconnect.
+"""
+
+from __future__ import annotations
+
+from ._client import AsyncTestClient
+from ._exchange import AsyncWebSocketSession
+from ._responses import TestResponse, TestStreamResponse, WebSocketDenied
+from ._rsgi import RSGIProtocolError
+from ._sync import TestClient, WebSocketTestSession
+
+__all__ = (
+    "AsyncTestClient",
+    "AsyncWebSocketSession",
+    "RSGIProtocolError",
+    "TestClient",
+    "TestResponse",
+    "TestStreamResponse",
+    "WebSocketDenied",
+    "WebSocketTestSession",
+)

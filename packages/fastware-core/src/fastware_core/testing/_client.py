@@ -1,0 +1,337 @@
+"""``AsyncTestClient``: drive an app in-process, through its ASGI or its RSGI door."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
+
+import msgspec
+
+from fastware_core.datastructures import Headers
+from fastware_core.lifespan import LifespanDriver
+from fastware_core.request import parse_cookie_header
+from fastware_core.types import ASGIApp
+
+from ._exchange import AsyncWebSocketSession, _Exchange
+from ._responses import TestResponse, TestStreamResponse
+
+__all__ = ("AsyncTestClient",)
+
+T = TypeVar("T")
+
+
+class AsyncTestClient:
+    """Drive an app in-process: ``async with AsyncTestClient(app) as client:``.
+
+    Entering runs lifespan startup and exiting runs shutdown. Requests use an httpx-like
+    surface (``await client.get("/x", params=..., headers=..., json=...)``), cookies set
+    by responses are kept and sent back, and ``client.stream(...)`` reads a response
+    incrementally.
+
+    Args:
+        app: Any ASGI application (a fastware app, or anything else).
+        base_url: Scheme and host the requests claim to go to.
+        raise_server_exceptions: Re-raise a handler's unhandled exception in the test
+            instead of answering 500.
+        headers: Headers sent with every request.
+        cookies: Initial cookies.
+        root_path: The ASGI ``root_path`` to send.
+        timeout: Seconds a stream's app may take to finish after a disconnect.
+        http_version: The ASGI ``http_version`` requests claim (``"1.1"``, ``"2"``).
+        door: ``"asgi"`` (default) calls ``app(scope, receive, send)``; ``"rsgi"`` calls
+            ``app.__rsgi__(scope, protocol)`` with an in-process double of Granian's RSGI
+            protocol, as ``fastware serve`` does, and runs ``app.startup()``/``shutdown()``
+            as ``__rsgi_init__``/``__rsgi_del__`` do. Over RSGI, unhandled errors are
+            answered 500 (as under Granian) whatever ``raise_server_exceptions`` says.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        base_url: str = "http://test",
+        *,
+        raise_server_exceptions: bool = True,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        root_path: str = "",
+        client: tuple[str, int] = ("testclient", 50000),
+        timeout: float = 5.0,
+        http_version: str = "1.1",
+        door: str = "asgi",
+    ) -> None:
+        if door not in ("asgi", "rsgi"):
+            raise ValueError(f"door must be 'asgi' or 'rsgi', got {door!r}")
+        if door == "rsgi" and not hasattr(app, "__rsgi__"):
+            raise ValueError(f"{app!r} has no __rsgi__ method: it cannot be driven over RSGI")
+        self.door = door
+        if http_version not in ("1.0", "1.1", "2", "3"):
+            raise ValueError(f"http_version must be 1.0, 1.1, 2 or 3, got {http_version!r}")
+        self.http_version = http_version
+        self.app = app
+        self.base_url = base_url.rstrip("/")
+        self.raise_server_exceptions = raise_server_exceptions
+        self.headers = dict(headers or {})
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.root_path = root_path
+        self.client = client
+        self.timeout = timeout
+        self._lifespan: LifespanDriver | None = None
+
+    async def __aenter__(self) -> Self:
+        if self.door == "rsgi":
+            startup = getattr(self.app, "startup", None)
+            if startup is not None:
+                await startup()
+            return self
+        self._lifespan = LifespanDriver(self.app)
+        await self._lifespan.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.door == "rsgi":
+            shutdown = getattr(self.app, "shutdown", None)
+            if shutdown is not None:
+                await shutdown()
+            return
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: Mapping[str, str] | None,
+        cookies: Mapping[str, str] | None,
+        content: bytes | str | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+    ) -> tuple[dict[str, Any], bytes, str]:
+        full = (
+            urljoin(self.base_url + "/", url)
+            if not url.startswith(("http://", "https://"))
+            else url
+        )
+        if url.startswith("/"):
+            full = self.base_url + url
+        parts = urlsplit(full)
+        query = parts.query
+        if params:
+            extra = urlencode(params, doseq=True)
+            query = f"{query}&{extra}" if query else extra
+        body = b""
+        sent: list[tuple[str, str]] = [
+            ("host", parts.netloc),
+            ("user-agent", "fastware-testclient"),
+            ("accept", "*/*"),
+        ]
+        if json is not _NO_JSON:
+            body = msgspec.json.encode(json)
+            sent.append(("content-type", "application/json"))
+        elif data is not None:
+            body = urlencode(data, doseq=True).encode()
+            sent.append(("content-type", "application/x-www-form-urlencoded"))
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else bytes(content)
+        overrides = {k.lower() for k in headers or {}}
+        merged = {k: v for k, v in self.headers.items() if k.lower() not in overrides}
+        merged.update(headers or {})
+        lowered = {k.lower() for k in merged}
+        sent = [(k, v) for k, v in sent if k not in lowered]
+        sent.extend(merged.items())
+        sends_body = body or method.upper() in {"POST", "PUT", "PATCH"}
+        if sends_body and "content-length" not in lowered and "transfer-encoding" not in lowered:
+            sent.append(("content-length", str(len(body))))
+        jar = {**self.cookies, **(cookies or {})}
+        if jar and "cookie" not in lowered:
+            sent.append(("cookie", "; ".join(f"{k}={v}" for k, v in jar.items())))
+        raw_path = parts.path or "/"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": self.http_version,
+            "method": method,
+            "scheme": parts.scheme or "http",
+            "path": unquote(raw_path, errors="replace"),
+            "raw_path": raw_path.encode("latin-1", "replace"),
+            "query_string": query.encode("latin-1", "replace"),
+            "root_path": self.root_path,
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in sent],
+            "client": self.client,
+            "server": (parts.hostname or "test", port),
+            "state": {},
+        }
+        if self.raise_server_exceptions:
+            scope["fastware.raise_server_exceptions"] = True
+        return scope, body, full if not query else f"{full.split('?')[0]}?{query}"
+
+    def _remember_cookies(self, headers: Headers) -> None:
+        for header in headers.getlist("set-cookie"):
+            pieces = [p.strip() for p in header.split(";")]
+            name = pieces[0].partition("=")[0]
+            attrs = {p.partition("=")[0].lower(): p.partition("=")[2] for p in pieces[1:]}
+            expired = False
+            max_age = attrs.get("max-age")
+            if max_age is not None and max_age.lstrip("-").isdigit():
+                expired = int(max_age) <= 0
+            elif "expires" in attrs:
+                try:
+                    expired = parsedate_to_datetime(attrs["expires"]) <= datetime.now(UTC)
+                except (TypeError, ValueError):
+                    expired = False
+            if expired:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies.update(parse_cookie_header(pieces[0]))
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        follow_redirects: bool = False,
+    ) -> TestResponse:
+        """Send one request and read the whole response.
+
+        ``json=None`` sends no body; pass ``content=b"null"`` to send JSON null.
+        """
+        payload = _NO_JSON if json is None else json
+        for _ in range(20):
+            scope, body, full = self._build(
+                method, url, params, headers, cookies, content, payload, data
+            )
+            exchange = _Exchange(self.app, scope, body, self.door)
+            try:
+                status, response_headers = await exchange.start()
+            except BaseException:
+                await exchange.disconnect(self.timeout)
+                raise
+            chunks: list[bytes] = []
+            while (chunk := await exchange.next_chunk()) is not None:
+                chunks.append(chunk)
+            await exchange.task
+            exchange.gone.set()
+            if exchange.error is not None and self.raise_server_exceptions:
+                raise exchange.error
+            self._remember_cookies(response_headers)
+            response = TestResponse(status, response_headers, b"".join(chunks), method, full)
+            if not (follow_redirects and response.is_redirect):
+                return response
+            url = response.headers["location"]
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, content, payload, data = "GET", None, _NO_JSON, None
+            params = None
+        raise RuntimeError("Too many redirects")
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[TestStreamResponse]:
+        """Send a request and read the response incrementally; leaving disconnects."""
+        payload = _NO_JSON if json is None else json
+        scope, body, full = self._build(
+            method, url, params, headers, cookies, content, payload, data
+        )
+        exchange = _Exchange(self.app, scope, body, self.door)
+        try:
+            status, response_headers = await exchange.start()
+            self._remember_cookies(response_headers)
+            yield TestStreamResponse(exchange, status, response_headers, method, full)
+        finally:
+            await exchange.disconnect(self.timeout)
+        error = exchange.error
+        if error is not None and self.raise_server_exceptions and not isinstance(error, OSError):
+            raise error
+
+    @asynccontextmanager
+    async def websocket_connect(
+        self,
+        url: str,
+        *,
+        subprotocols: list[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[AsyncWebSocketSession]:
+        """Open a WebSocket to the app: ``async with client.websocket_connect("/ws") as ws:``.
+
+        Raises:
+            WebSocketDisconnect: when the app closes before accepting (e.g. 4004).
+            WebSocketDenied: when the app refuses the handshake with an HTTP response.
+        """
+        scope, _, _ = self._build("GET", url, params, headers, None, None, _NO_JSON, None)
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        scope["subprotocols"] = list(subprotocols or [])
+        scope["extensions"] = {"websocket.http.response": {}}
+        for key in ("method", "http_version"):
+            scope.pop(key, None)
+        if subprotocols:
+            scope["headers"].append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
+        session = AsyncWebSocketSession(self.app, scope, self.timeout, self.door)
+        try:
+            await session._connect()
+            yield session
+        finally:
+            await session.close()
+        if session.error is not None and self.raise_server_exceptions:
+            raise session.error
+
+    async def get(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a GET request."""
+        return await self.request("GET", url, **kwargs)
+
+    async def head(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a HEAD request."""
+        return await self.request("HEAD", url, **kwargs)
+
+    async def options(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send an OPTIONS request."""
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a POST request."""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a PUT request."""
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a PATCH request."""
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> TestResponse:
+        """Send a DELETE request."""
+        return await self.request("DELETE", url, **kwargs)
+
+
+_NO_JSON: Any = object()

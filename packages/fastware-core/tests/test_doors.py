@@ -1,0 +1,189 @@
+"""Behaviour both doors must share (issue 10, B.3, B.4, B.6). Every test here runs over ASGI
+and over RSGI (the ``door`` fixture in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from fastware_core import JSONResponse, Request, Router, TestClient, TextResponse, create_app
+from fastware_core.testing._rsgi import run_rsgi_http
+from fastware_core.types import Receive, Scope, Send
+
+
+class Item(msgspec.Struct):
+    name: str
+
+
+def json_router() -> Router:
+    router = Router()
+
+    @router.post("/json")
+    async def read_json(request: Request) -> dict[str, Any]:
+        return {"json": request.json}
+
+    @router.post("/item")
+    async def read_item(request: Request) -> Item:
+        return request.json_as(Item)
+
+    @router.get("/text")
+    async def text(request: Request) -> TextResponse:
+        return TextResponse("hi")
+
+    @router.get("/own")
+    async def own(request: Request) -> JSONResponse:
+        return JSONResponse({}, headers={"X-Content-Type-Options": "nosniff"})
+
+    return router
+
+
+# -- B.4: X-Content-Type-Options: nosniff by default -------------------------------------------
+
+
+def test_nosniff_is_sent_on_json_text_error_and_static_answers(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("file")
+    app = create_app(json_router(), static_dir=tmp_path, max_body_size=10)
+    with TestClient(app) as client:
+        answers = [
+            client.post("/json", json={"a": 1}),
+            client.get("/text"),
+            client.get("/nowhere"),  # 404
+            client.get("/text%00"),  # 400, invalid path
+            client.post(
+                "/json", content=b"[1,2,3,4,5,6]", headers={"content-type": "application/json"}
+            ),
+            client.get("/assets/a.txt"),
+            client.get("/assets/missing.txt"),
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 404, 400, 413, 200, 404]
+    for answer in answers:
+        assert answer.headers.getlist("x-content-type-options") == ["nosniff"], answer
+
+
+def test_a_response_setting_its_own_nosniff_is_not_doubled() -> None:
+    with TestClient(create_app(json_router())) as client:
+        assert client.get("/own").headers.getlist("x-content-type-options") == ["nosniff"]
+
+
+def test_nosniff_can_be_switched_off() -> None:
+    with TestClient(create_app(json_router(), nosniff=False)) as client:
+        assert "x-content-type-options" not in client.get("/text").headers
+        assert "x-content-type-options" not in client.get("/nowhere").headers
+
+
+# -- B.3: JSON bodies must be sent as JSON --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "json",
+    ],
+)
+def test_a_body_sent_without_a_json_media_type_is_a_415(content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    with TestClient(create_app(json_router())) as client:
+        for path in ("/json", "/item"):
+            answer = client.post(path, content=b'{"name": "x"}', headers=headers)
+            assert answer.status_code == 415, (path, content_type)
+            assert "Content-Type" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"],
+)
+def test_json_media_types_are_accepted(content_type: str) -> None:
+    with TestClient(create_app(json_router())) as client:
+        answer = client.post(
+            "/item", content=b'{"name": "x"}', headers={"content-type": content_type}
+        )
+    assert answer.json() == {"name": "x"}
+
+
+def test_a_json_route_without_a_body_needs_no_content_type() -> None:
+    with TestClient(create_app(json_router())) as client:
+        assert client.post("/json").json() == {"json": None}
+
+
+def test_legacy_clients_can_be_allowed_per_app() -> None:
+    app = create_app(json_router(), json_content_types_only=False)
+    with TestClient(app) as client:
+        answer = client.post("/json", content=b"[1]", headers={"content-type": "text/plain"})
+    assert answer.json() == {"json": [1]}
+
+
+# -- B.6: the same answers through both doors --------------------------------------------------
+
+
+async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI WebSocket echo, as a mounted sub-application."""
+    if scope["type"] != "websocket":
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    message = await receive()
+    await send({"type": "websocket.send", "text": f"echo:{message['text']}:{scope['path']}"})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+def test_websockets_reach_mounted_asgi_apps() -> None:
+    router = Router()
+    router.mount("/legacy", echo_app)
+    with TestClient(create_app(router)) as client, client.websocket_connect("/legacy/chat") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "echo:hi:/chat"
+
+
+def test_websockets_reach_apps_behind_user_asgi_middleware() -> None:
+    router = Router()
+
+    @router.ws("/ws")
+    async def talk(websocket: Any) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.state.via)
+
+    def middleware(app: Any) -> Any:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            scope.setdefault("state", {})["via"] = "middleware"
+            await app(scope, receive, send)
+
+        return wrapped
+
+    with (
+        TestClient(create_app(router, middleware=[middleware])) as client,
+        client.websocket_connect("/ws") as ws,
+    ):
+        assert ws.receive_text() == "middleware"
+
+
+@pytest.mark.anyio
+async def test_conflicting_content_lengths_are_refused(
+    raw_http: Any, make_scope: Any, door: str
+) -> None:
+    router = json_router()
+    app = create_app(router)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"2"),
+        (b"content-length", b"12"),
+    ]
+    if door == "asgi":
+        sent, _ = await raw_http(app, "POST", "/json", headers=headers, chunks=[b"{}"])
+        status, body = sent[0]["status"], sent[1]["body"]
+    else:
+        messages: list[dict[str, Any]] = []
+        scope = make_scope("POST", "/json", headers=headers)
+        await run_rsgi_http(app, scope, b"{}", asyncio.Event(), messages.append)
+        status, body = messages[0]["status"], messages[1]["body"]
+    assert status == 400
+    assert msgspec.json.decode(body) == {"detail": "Invalid Content-Length"}
