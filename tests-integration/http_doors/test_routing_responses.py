@@ -269,8 +269,8 @@ def test_header_order_multi_values_and_cookies(client: httpx.Client) -> None:
     assert response.headers.get_list("x-multi") == ["one", "two"]
     assert response.headers["x-single"] == "solo"
     assert response.headers.get_list("set-cookie") == [
-        "session=abc123; Path=/; SameSite=Lax; HttpOnly",
-        "theme=dark; Path=/; SameSite=Lax",
+        "session=abc123; Path=/; SameSite=lax; HttpOnly",
+        "theme=dark; Path=/; SameSite=lax",
     ]
     # extras before the cookies
     assert max(

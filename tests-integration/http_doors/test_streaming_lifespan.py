@@ -83,7 +83,7 @@ def test_finite_stream_body_and_header_order(server: Server) -> None:
     ]
     assert response.header("content-type") == "text/plain; charset=utf-8"
     assert response.header_list("x-stream") == ["a", "b"]
-    assert response.header("set-cookie") == "streamed=1; Path=/; SameSite=Lax"
+    assert response.header("set-cookie") == "streamed=1; Path=/; SameSite=lax"
 
 
 def test_stream_error_ends_the_response_and_closes_the_generator(server: Server) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from .conftest import Server
+from .conftest import INTERFACES, Server, StartGranian
 
 ORIGIN = "http://allowed.example"
 
@@ -95,3 +97,27 @@ def test_server_survives_a_client_that_vanishes(server: Server) -> None:
         ws.socket.shutdown(socket.SHUT_RDWR)  # gone without a close frame
     with _connect(server, "/ws/echo/after") as again:
         assert "after" in str(again.recv(timeout=10))
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_sigterm_closes_open_websockets_with_going_away(
+    start_granian: StartGranian, interface: str
+) -> None:
+    process = start_granian("fw_http_app:app", interface)
+    process.wait_ready()
+    with connect(
+        f"ws://{process.host}:{process.port}/ws/bytes", additional_headers={"Origin": ORIGIN}
+    ) as ws:
+        ws.send(b"ab")
+        assert ws.recv(timeout=10) == b"ba"  # the handler is in its receive loop
+        assert process.proc is not None
+        started = time.monotonic()
+        process.proc.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        # A close frame, not a dropped connection: 1001 (going away) on the ASGI door;
+        # Granian 2.8's RSGI close sends no code, which the client reads as 1005.
+        assert closed.value.rcvd is not None, process.logs()
+        assert closed.value.rcvd.code == (1005 if interface == "rsgi" else 1001)
+        assert time.monotonic() - started < 5  # told at once, not after the grace
+    assert process.proc.wait(15) == 0, process.logs()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from fastware_core import (
     TextResponse,
     create_app,
 )
+from fastware_core.exceptions import LifespanError
 from fastware_core.types import ASGIApp, Receive, Scope, Send
 
 RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
@@ -693,3 +695,21 @@ def test_server_errors_are_reported_to_the_error_log() -> None:
             "request_id": response.headers["x-request-id"],
         }
     ]
+
+
+@pytest.mark.asgi_only  # drives the RSGI hooks itself, once
+def test_a_failing_lifespan_shutdown_fails_the_rsgi_worker() -> None:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("pool would not close")
+
+    app = create_app(Router(), lifespan=lifespan)
+    loop = asyncio.new_event_loop()
+    try:
+        app.__rsgi_init__(loop)
+        # Granian turns an exception from __rsgi_del__ into a failed worker (exit status 1)
+        with pytest.raises(LifespanError, match="pool would not close"):
+            app.__rsgi_del__(loop)
+    finally:
+        loop.close()

@@ -231,8 +231,8 @@ def test_header_order_is_type_length_extras_then_cookies(router: Router) -> None
         "x-request-id",  # appended by the default RequestID middleware
     ]
     assert response.headers.getlist("set-cookie") == [
-        "a=1; Path=/; SameSite=Lax",
-        "b=2; Path=/; SameSite=Lax",
+        "a=1; Path=/; SameSite=lax",
+        "b=2; Path=/; SameSite=lax",
     ]
 
 
@@ -316,7 +316,7 @@ def test_redirect_response_refuses_bad_input() -> None:
 
 
 def test_set_cookie_default_format() -> None:
-    assert set_cookie("sid", "abc") == "sid=abc; Path=/; SameSite=Lax"
+    assert set_cookie("sid", "abc") == "sid=abc; Path=/; SameSite=lax"
 
 
 def test_set_cookie_with_every_flag() -> None:
@@ -332,13 +332,21 @@ def test_set_cookie_with_every_flag() -> None:
         partitioned=True,
     )
     assert value == (
-        "sid=abc; Path=/app; SameSite=Strict; HttpOnly; Secure; Max-Age=3600; "
+        "sid=abc; Path=/app; SameSite=strict; HttpOnly; Secure; Max-Age=3600; "
         "Domain=example.com; Partitioned"
     )
 
 
+def test_set_cookie_spells_samesite_as_given_like_0_6_3() -> None:
+    # 0.6.3 wrote the value verbatim; an upgraded app's cookies must not change.
+    assert set_cookie("sid", "abc") == "sid=abc; Path=/; SameSite=lax"
+    assert set_cookie("sid", "abc", samesite="Strict").endswith("SameSite=Strict")
+    with pytest.raises(ValueError, match="samesite"):
+        set_cookie("sid", "abc", samesite="lax; Secure")  # type: ignore[arg-type]
+
+
 def test_set_cookie_samesite_none_needs_secure() -> None:
-    assert "SameSite=None; Secure" in set_cookie("a", "1", samesite="none", secure=True)
+    assert "SameSite=none; Secure" in set_cookie("a", "1", samesite="none", secure=True)
     with pytest.raises(ValueError, match="secure"):
         set_cookie("a", "1", samesite="none")
     with pytest.raises(ValueError, match="secure"):
@@ -415,7 +423,7 @@ def test_set_cookie_accepts_a_quoted_or_encoded_value() -> None:
 
 def test_delete_cookie_expires_the_cookie() -> None:
     assert delete_cookie("sid") == (
-        "sid=; Path=/; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+        "sid=; Path=/; SameSite=lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
     )
     assert "Domain=example.com" in delete_cookie("sid", domain="example.com", path="/app")
     assert "Path=/app" in delete_cookie("sid", path="/app")
@@ -431,7 +439,7 @@ def test_cookies_on_a_response_reach_the_client(router: Router) -> None:
     with TestClient(create_app(router)) as client:
         response = client.get("/login")
     assert response.cookies == {"sid": "abc"}
-    assert response.headers["set-cookie"] == "sid=abc; Path=/; SameSite=Lax; HttpOnly"
+    assert response.headers["set-cookie"] == "sid=abc; Path=/; SameSite=lax; HttpOnly"
 
 
 # -- send_error ----------------------------------------------------------------------------------

@@ -39,12 +39,16 @@ class Lifecycle(Streaming):
         # handler with one that also starts our stream shutdown keeps the server's own
         # handling intact. Only a callable previous handler is chained, so a signal is never
         # swallowed.
+        # Granian's RSGI worker installs its handlers after __rsgi_init__ ran the startup, so
+        # this runs again when the first stream or WebSocket opens (_watch_shutdown_signals).
         if not self.config.shutdown_signals:
             return
         if threading.current_thread() is not threading.main_thread():
             return
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
+            if signum in self._previous_signals:
+                continue
             previous = signal.getsignal(signum)
             if not callable(previous):
                 continue
@@ -55,6 +59,10 @@ class Lifecycle(Streaming):
 
             signal.signal(signum, on_signal)
             self._previous_signals[signum] = previous
+
+    def _watch_shutdown_signals(self) -> None:
+        if self._started and len(self._previous_signals) < 2:
+            self._chain_shutdown_signals()
 
     def _restore_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

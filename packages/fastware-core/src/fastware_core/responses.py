@@ -417,7 +417,9 @@ def set_cookie(
             raise ValueError(f"samesite must be 'lax', 'strict' or 'none', got {samesite!r}")
         if canonical == "None" and not secure:
             raise ValueError("SameSite=None cookies must be secure (pass secure=True)")
-        parts.append(f"SameSite={canonical}")
+        # Spelled as given, as 0.6.3 did (browsers read the value case-insensitively), so
+        # cookies an upgraded app sets are byte for byte the ones it set before.
+        parts.append(f"SameSite={samesite}")
     if httponly:
         parts.append("HttpOnly")
     if secure:

@@ -31,8 +31,10 @@ HTTP_METHODS = frozenset(
 """The standard methods; requests with a method outside these and the registered ones get 501."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_INT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*", re.ASCII)
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+# Route parameters are ASCII: an optional "-", then digits. No "+", no "_" separators, no
+# spaces and no non-ASCII digits, all of which Python's int()/float() would accept.
+_FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_INT_MAX_DIGITS = 4300  # int()'s default limit on digits
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 _NO_MATCH: Any = object()
@@ -43,14 +45,10 @@ def _convert_str(segment: str) -> Any:
 
 
 def _convert_int(segment: str) -> Any:
-    if segment.isdigit() and segment.isascii() and len(segment) < 4300:
+    digits = segment[1:] if segment[:1] == "-" else segment
+    if digits.isascii() and digits.isdigit() and len(digits) <= _INT_MAX_DIGITS:
         return int(segment)
-    if _INT.fullmatch(segment) is None:
-        return _NO_MATCH
-    try:
-        return int(segment)
-    except ValueError:  # more digits than int() accepts
-        return _NO_MATCH
+    return _NO_MATCH
 
 
 def _convert_float(segment: str) -> Any:

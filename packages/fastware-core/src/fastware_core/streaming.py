@@ -59,13 +59,19 @@ class Streaming(Dispatcher):
             self._closing_event.set()
         loop = asyncio.get_running_loop()
         for websocket in list(self._websockets):
-            if not websocket.closed:
+            # Over RSGI the close frame goes out now, before the server's own shutdown
+            # (scheduled by the same signal) tears the connection down.
+            if not websocket.closed and not websocket._close_at_once(GOING_AWAY):
                 closing = loop.create_task(_say_going_away(websocket, self.logger))
                 self._closing_tasks.add(closing)
                 closing.add_done_callback(self._closing_tasks.discard)
         if self._streams or self._websockets:
             delay = self.config.stream_shutdown_grace if grace is None else grace
             loop.call_later(delay, self._cancel_streams)
+
+    def _watch_shutdown_signals(self) -> None:
+        """Chain onto the server's signal handlers if that has not happened yet (see
+        ``Lifecycle._chain_shutdown_signals``)."""
 
     def _cancel_streams(self) -> None:
         for task in list(self._streams):
@@ -92,6 +98,7 @@ class Streaming(Dispatcher):
         self, websocket: WebSocket, serve: Callable[[], Awaitable[None]]
     ) -> None:
         """Run ``serve()`` with ``websocket`` known to the shutdown (see :meth:`begin_shutdown`)."""
+        self._watch_shutdown_signals()
         task = current_task()
         self._websockets[websocket] = task if isinstance(task, asyncio.Task) else None
         try:
@@ -115,6 +122,7 @@ class Streaming(Dispatcher):
         The pump and the watcher are child tasks, so this works whatever task implementation
         the server runs requests in. The generator is closed exactly once, in all cases.
         """
+        self._watch_shutdown_signals()
         loop = asyncio.get_running_loop()
         pump = loop.create_task(self._pump(generator, write, finish, request))
         self._streams.add(pump)

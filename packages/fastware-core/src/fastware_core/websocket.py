@@ -147,6 +147,9 @@ class _RSGITransport(_Transport):
         await self.transport.send_bytes(data)
 
     async def close(self, code: int, reason: str) -> None:
+        self.close_now(code)
+
+    def close_now(self, code: int) -> None:
         # Before accept() Granian's close() takes an HTTP status for the handshake answer;
         # after it, Granian (2.8) sends a close frame without code or reason.
         self.protocol.close(code if self.transport is not None else 403)
@@ -296,6 +299,15 @@ class WebSocket:
             return
         self.closed = True
         await self._transport.close(code, reason)
+
+    def _close_at_once(self, code: int) -> bool:
+        """Close without awaiting, where the door allows it (RSGI); ``False`` otherwise."""
+        transport = self._transport
+        if self.closed or not isinstance(transport, _RSGITransport):
+            return False
+        self.closed = True
+        transport.close_now(code)
+        return True
 
     async def deny(
         self, status: int = 403, detail: Any = "Forbidden", headers: Mapping[str, str] | None = None
