@@ -19,7 +19,7 @@ from .connection import ASGIConnection, Connection
 from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
-from .request import Request
+from .request import Request, build_request, end_request
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
 from .streaming import close_generator, stream_headers
@@ -92,13 +92,12 @@ class ASGIDoor(Lifecycle):
                     self._finish(conn, finished, 0, started)
                 return
         if out is None:
-            request = Request._build(conn, params, body, self)
+            request = build_request(conn, params, body, self)
             try:
                 out = self._result(await entry.call(request), entry, request)
             except Exception as exc:
                 out = await self._handle_error(exc, request, scope.get(RAISE_KEY, False))
-            if request._watcher is not None:
-                request._close()
+            end_request(request)
         if type(out) is tuple:
             status = out[0]
             await send(self._asgi_start(conn, out))
@@ -112,7 +111,7 @@ class ASGIDoor(Lifecycle):
         else:
             assert isinstance(out, Response)
             if request is None:  # pragma: no cover - only handlers stream
-                request = Request._build(conn, params, body, self)
+                request = build_request(conn, params, body, self)
             status = await self._asgi_stream(send, conn, out, method == "HEAD", request)
         if finished:
             self._finish(conn, finished, status, started)

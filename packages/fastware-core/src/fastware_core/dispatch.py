@@ -33,7 +33,7 @@ from .middleware import (
     RequestTimingMiddleware,
     TrustedHostMiddleware,
 )
-from .request import Request
+from .request import Request, build_request
 from .responses import Response, header_pairs
 from .routing import CompiledRouter, RouteEntry, Router
 from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
@@ -302,7 +302,7 @@ class Dispatcher:
                     return NOT_FOUND
                 error = HTTPError(404, "Not found")
         if self._http_handlers:
-            request = Request._build(conn, {}, None, self)
+            request = build_request(conn, {}, None, self)
             rendered = await self._handle_error(error, request, False)
             if type(rendered) is tuple:
                 return rendered
@@ -424,7 +424,7 @@ class Dispatcher:
     async def _serve_websocket(self, entry: RouteEntry, websocket: WebSocket) -> None:
         """Run a WebSocket handler: origin check, size limit, errors mapped to close codes."""
         config = self.config
-        websocket._max_size = config.websocket_max_message_size or (1 << 62)
+        websocket.max_message_size = config.websocket_max_message_size
         origins = config.websocket_origins
         if origins is not None:
             origin = websocket.headers.get("origin")

@@ -15,7 +15,15 @@ from .datastructures import URL, Address, Headers, QueryParams, State
 from .exceptions import HTTPError
 from .types import Receive, Scope
 
-__all__ = ("Request", "State", "parse_cookie_header", "parse_query_string")
+__all__ = (
+    "Request",
+    "State",
+    "build_request",
+    "end_request",
+    "mark_disconnected",
+    "parse_cookie_header",
+    "parse_query_string",
+)
 
 T = TypeVar("T")
 
@@ -97,24 +105,6 @@ class Request:
         self._app: Any = None  # the App: lifespan state and the JSON limits
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
-
-    @classmethod
-    def _build(
-        cls,
-        conn: ASGIConnection | RSGIConnection,
-        path_params: dict[str, Any],
-        body: bytes | None,
-        app: Any,
-    ) -> Request:
-        self = cls.__new__(cls)
-        self._conn = conn
-        self.path_params = path_params
-        self._body = body
-        self._cache = None
-        self._app = app
-        self._disconnected = False
-        self._watcher = None
-        return self
 
     def _cached(self) -> dict[str, Any]:
         cache = self._cache
@@ -450,12 +440,6 @@ class Request:
         await self._conn.wait_disconnect()
         self._disconnected = True
 
-    def _close(self) -> None:
-        watcher = self._watcher
-        if watcher is not None:
-            self._watcher = None
-            watcher.cancel()
-
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
 
@@ -477,3 +461,34 @@ def _convert_query(name: str, raw: str, type_: Callable[[str], Any]) -> Any:
         raise HTTPError(
             422, f"Query parameter '{name}': cannot convert {raw!r} to {type_name}"
         ) from None
+
+
+def build_request(
+    conn: ASGIConnection | RSGIConnection,
+    path_params: dict[str, Any],
+    body: bytes | None,
+    app: Any,
+) -> Request:
+    """The request a door hands to a handler (what the doors call; cheaper than __init__)."""
+    request = Request.__new__(Request)
+    request._conn = conn
+    request.path_params = path_params
+    request._body = body
+    request._cache = None
+    request._app = app
+    request._disconnected = False
+    request._watcher = None
+    return request
+
+
+def end_request(request: Request) -> None:
+    """Stop watching for a disconnect once the handler returned (see ``is_disconnected``)."""
+    watcher = request._watcher
+    if watcher is not None:
+        request._watcher = None
+        watcher.cancel()
+
+
+def mark_disconnected(request: Request) -> None:
+    """Record that the client left (a stream's watcher saw it go)."""
+    request._disconnected = True

@@ -22,7 +22,7 @@ from .connection import Connection, RSGIConnection
 from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
-from .request import Request
+from .request import Request, build_request, end_request
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
 from .streaming import close_generator, stream_headers
@@ -102,13 +102,12 @@ class RSGIDoor(Lifecycle):
                 out = self._error(exc.status_code, exc.detail, exc.headers)
         request = None
         if out is None:
-            request = Request._build(conn, params, body, self)
+            request = build_request(conn, params, body, self)
             try:
                 out = self._result(await entry.call(request), entry, request)
             except Exception as exc:
                 out = await self._handle_error(exc, request, False)
-            if request._watcher is not None:
-                request._close()
+            end_request(request)
         if type(out) is tuple:
             status = out[0]
             self._rsgi_send(protocol, conn, out)
@@ -239,7 +238,7 @@ class RSGIDoor(Lifecycle):
             if found is not None:
                 entry, params = found
                 merged_state(self._state, conn.state)
-                websocket = WebSocket._on_rsgi(conn, params)
+                websocket = WebSocket.over_rsgi(conn, params)
                 await self._track_websocket(
                     websocket, partial(self._serve_websocket, entry, websocket)
                 )

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .dispatch import Dispatcher, current_task
-from .request import Request
+from .request import Request, mark_disconnected
 from .responses import Response, _text_type
-from .websocket import WebSocket
+from .websocket import WebSocket, close_at_once
 
 __all__ = ("Streaming", "close_generator", "stream_headers")
 
@@ -61,7 +61,7 @@ class Streaming(Dispatcher):
         for websocket in list(self._websockets):
             # Over RSGI the close frame goes out now, before the server's own shutdown
             # (scheduled by the same signal) tears the connection down.
-            if not websocket.closed and not websocket._close_at_once(GOING_AWAY):
+            if not websocket.closed and not close_at_once(websocket, GOING_AWAY):
                 closing = loop.create_task(_say_going_away(websocket, self.logger))
                 self._closing_tasks.add(closing)
                 closing.add_done_callback(self._closing_tasks.discard)
@@ -136,7 +136,7 @@ class Streaming(Dispatcher):
             pump.cancel()
             await asyncio.gather(pump, watcher, return_exceptions=True)
             if not watcher.cancelled():
-                request._disconnected = True
+                mark_disconnected(request)
             try:
                 await close_generator(generator)
             finally:

@@ -12,7 +12,7 @@ from .exceptions import FastwareError, HTTPError
 from .request import parse_cookie_header, parse_query_string
 from .types import Receive, Scope, Send
 
-__all__ = ("WebSocket", "WebSocketDisconnect")
+__all__ = ("WebSocket", "WebSocketDisconnect", "close_at_once")
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 
@@ -166,12 +166,12 @@ class WebSocket:
 
     __slots__ = (
         "_conn",
-        "_max_size",
         "_query",
         "_state",
         "_transport",
         "accepted",
         "closed",
+        "max_message_size",
         "path_params",
     )
 
@@ -181,6 +181,9 @@ class WebSocket:
     """Whether the handshake was accepted."""
     closed: bool
     """Whether the connection is closed (by either side)."""
+    max_message_size: int | None
+    """The largest message accepted (``None``: no limit); a bigger one closes with 1009. The
+    app sets it from ``AppConfig.websocket_max_message_size``."""
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
@@ -188,19 +191,20 @@ class WebSocket:
         self.path_params = scope.get("path_params") or {}
         self._query: QueryParams | None = None
         self._state: State | None = None
-        self._max_size = DEFAULT_MAX_MESSAGE_SIZE
+        self.max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
         self.accepted = False
         self.closed = False
 
     @classmethod
-    def _on_rsgi(cls, conn: RSGIConnection, path_params: dict[str, Any]) -> WebSocket:
+    def over_rsgi(cls, conn: RSGIConnection, path_params: dict[str, Any]) -> WebSocket:
+        """The WebSocket of a connection that came through the RSGI door."""
         self = cls.__new__(cls)
         self._conn = conn
         self._transport = _RSGITransport(conn.protocol)
         self.path_params = path_params
         self._query = None
         self._state = None
-        self._max_size = DEFAULT_MAX_MESSAGE_SIZE
+        self.max_message_size = DEFAULT_MAX_MESSAGE_SIZE
         self.accepted = False
         self.closed = False
         return self
@@ -300,15 +304,6 @@ class WebSocket:
         self.closed = True
         await self._transport.close(code, reason)
 
-    def _close_at_once(self, code: int) -> bool:
-        """Close without awaiting, where the door allows it (RSGI); ``False`` otherwise."""
-        transport = self._transport
-        if self.closed or not isinstance(transport, _RSGITransport):
-            return False
-        self.closed = True
-        transport.close_now(code)
-        return True
-
     async def deny(
         self, status: int = 403, detail: Any = "Forbidden", headers: Mapping[str, str] | None = None
     ) -> None:
@@ -362,7 +357,8 @@ class WebSocket:
         if kind == "close":
             self.closed = True
             raise WebSocketDisconnect(*data)
-        if len(data) > self._max_size:
+        limit = self.max_message_size
+        if limit is not None and len(data) > limit:
             await self.close(1009, "Message too big")
             raise WebSocketDisconnect(1009, "Message too big")
         return kind, data
@@ -426,3 +422,14 @@ class WebSocket:
                 yield await self.receive_json()
         except WebSocketDisconnect:
             return
+
+
+def close_at_once(websocket: WebSocket, code: int) -> bool:
+    """Close ``websocket`` without awaiting where the door allows it (RSGI); ``False`` when
+    it is closed already or only an awaited close can do it (ASGI)."""
+    transport = websocket._transport
+    if websocket.closed or not isinstance(transport, _RSGITransport):
+        return False
+    websocket.closed = True
+    transport.close_now(code)
+    return True
