@@ -102,3 +102,24 @@ def test_parsed_segment_lives_in_routing_not_top_level() -> None:
 
     assert fastware.routing.ParsedSegment is not None
     assert "ParsedSegment" not in fastware.__all__
+
+
+def test_a_missing_sibling_is_a_missing_package_error_naming_the_distribution() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['fastware_sse'] = None  # as if fastware-sse were not installed\n"
+        "import fastware\n"
+        "from fastware_core import FastwareError, MissingPackageError\n"
+        "try:\n"
+        "    fastware.Broadcaster\n"
+        "except MissingPackageError as exc:\n"
+        "    assert isinstance(exc, ImportError) and isinstance(exc, FastwareError)\n"
+        "    print(exc.distribution, '|', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert out == (
+        "fastware-sse | fastware.Broadcaster needs the fastware-sse package, which is not "
+        "installed: pip install fastware-sse"
+    )

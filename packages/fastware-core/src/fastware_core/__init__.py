@@ -20,7 +20,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .app import App, AppConfig, create_app
 from .datastructures import URL, Address, Headers, QueryParams, State
-from .exceptions import FastwareError, HTTPError, RouteDefinitionError
+from .exceptions import (
+    FastwareError,
+    HTTPError,
+    LifespanError,
+    MissingPackageError,
+    RouteDefinitionError,
+)
 from .request import Request
 from .responses import (
     BytesResponse,
@@ -59,6 +65,8 @@ __all__ = (
     "HTTPError",
     "Headers",
     "JSONResponse",
+    "LifespanError",
+    "MissingPackageError",
     "QueryParams",
     "Receive",
     "RedirectResponse",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._signature import injected_parameters
 from .exceptions import DependencyError
 from .markers import (
     Dependency,
@@ -39,7 +40,6 @@ from .markers import (
     Depends,
     Scope,
     dependency,
-    injected_parameters,
 )
 from .overrides import DependencyOverrides
 from .resolver import DependencyResolver

@@ -228,3 +228,13 @@ def _is_connection_type(annotation: Any) -> bool:
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return isinstance(annotation, type) and issubclass(annotation, (Request, WebSocket))
+
+
+def injected_parameters(handler: Callable[..., Any]) -> list[tuple[str, Callable[..., Any]]]:
+    """The parameters of a route handler injected through ``Depends``, as
+    ``(name, factory)``, read as the app reads them (for tools such as ``fastware routes``).
+
+    Raises:
+        DependencyError: the handler's signature cannot be used for injection.
+    """
+    return list(CallableInfo(handler, handler=True).markers)

@@ -122,18 +122,6 @@ def options_of(factory: Callable[..., Any]) -> DependencyOptions:
     return options if isinstance(options, DependencyOptions) else _DEFAULT
 
 
-def injected_parameters(handler: Callable[..., Any]) -> list[tuple[str, Callable[..., Any]]]:
-    """The parameters of a route handler injected through ``Depends``, as
-    ``(name, factory)``, read as the app reads them (for tools such as ``fastware routes``).
-
-    Raises:
-        DependencyError: the handler's signature cannot be used for injection.
-    """
-    from ._signature import CallableInfo  # it imports this module
-
-    return list(CallableInfo(handler, handler=True).markers)
-
-
 def is_marked(factory: Callable[..., Any]) -> bool:
     """Whether :func:`dependency` marked ``factory``."""
     return isinstance(getattr(factory, _OPTIONS_ATTRIBUTE, None), DependencyOptions)

@@ -176,7 +176,16 @@ def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        if exc.name is None or exc.name.partition(".")[0] != top:
+            raise  # something the package itself imports is missing: not ours to rename
+        from fastware_core import MissingPackageError
+
+        raise MissingPackageError(top.replace("_", "-"), f"fastware.{name}") from exc
+    value = getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
