@@ -306,3 +306,17 @@ def test_multi_valued_request_headers(client: httpx.Client) -> None:
 
 def test_request_client_is_loopback(client: httpx.Client) -> None:
     assert client.get("/client").json() == {"host": "127.0.0.1"}
+
+
+def test_conflicting_content_lengths_are_refused_on_both_doors(server: Server) -> None:
+    # Request smuggling: two lengths that disagree must never be resolved by guessing.
+    request = (
+        f"POST /upload HTTP/1.1\r\nHost: {server.authority}\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "Content-Length: 2\r\nContent-Length: 12\r\nConnection: close\r\n\r\nab"
+    )
+    response = server.raw(request.encode(), timeout=5.0)
+    assert response.status == 400
+    if response.body:  # Granian may refuse the request before the app sees it
+        assert response.json() == {"detail": "Invalid Content-Length"}
+    assert_alive(server)
