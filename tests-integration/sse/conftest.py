@@ -19,7 +19,7 @@ from typing import Protocol
 
 import httpx
 import pytest
-from support.granian import GranianProcess, free_port
+from support.granian import FastwareServeProcess, GranianProcess, free_port
 
 STARTUP_TIMEOUT = 20.0  # redis-server
 
@@ -126,6 +126,34 @@ def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
         server.stop()
 
 
+LAUNCHERS: dict[str, type[GranianProcess]] = {
+    "granian": GranianProcess,  # ``python -m granian``: each worker imports the app
+    "fastware-serve": FastwareServeProcess,  # imported once, then the workers are forked
+}
+
+
+@pytest.fixture(params=sorted(LAUNCHERS))
+def start_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartGranian]:
+    """``start(target, workers, env)`` through each launcher in turn: ``python -m granian``
+    (every worker imports the app) and ``fastware serve`` (the app, its broadcaster and
+    broker are created before Granian forks the workers)."""
+    launcher = LAUNCHERS[request.param]
+    started: list[GranianProcess] = []
+
+    def start(
+        target: str, workers: int, env: Mapping[str, str], port: int | None = None
+    ) -> GranianProcess:
+        server = launcher(target, "rsgi", tmp_path, env, workers=workers, port=port)
+        started.append(server)
+        server.start()
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 class SSEReader:
     """Reads one event stream over a raw HTTP/1.1 connection in a thread; events (dicts of
     fields) land in a queue. ``close()`` shuts the socket down, so the server sees the
@@ -200,6 +228,21 @@ class SSEReader:
     def take(self, count: int, timeout: float = 10.0) -> list[dict[str, str]]:
         """The next ``count`` events."""
         return [self.next(timeout) for _ in range(count)]
+
+    def take_up_to(self, count: int, timeout: float = 10.0) -> list[dict[str, str]]:
+        """Up to ``count`` events: stops early when none comes for ``timeout`` seconds or
+        the stream ends (so that a test can say which events were missing)."""
+        taken: list[dict[str, str]] = []
+        while len(taken) < count:
+            try:
+                event = self.events.get(timeout=timeout)
+            except queue.Empty:
+                break
+            if event is None:
+                self.events.put(None)
+                break
+            taken.append(event)
+        return taken
 
     def ended(self, timeout: float = 10.0) -> bool:
         """Whether the stream ends (after any events still queued) within ``timeout``."""

@@ -1,4 +1,9 @@
-"""Granian with two workers sharing events through a real Redis."""
+"""Granian with two workers sharing events through a real Redis.
+
+Each test runs under ``python -m granian`` (every worker imports the app) and under
+``fastware serve`` (the app is imported once and the workers are forked from it, so the
+module-level broadcaster and its broker exist before the fork).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ from .conftest import RedisServer, SSEReader, StartGranian
 
 
 def open_on_both_workers(
-    server: GranianProcess, readers: list[SSEReader]
+    server: GranianProcess, readers: list[SSEReader], at_least: int = 4
 ) -> dict[int, list[SSEReader]]:
-    """Open streams until each worker serves at least two; readers by worker PID."""
+    """Open at least ``at_least`` streams, until each worker serves at least two; readers
+    by worker PID."""
     by_pid: dict[int, list[SSEReader]] = {}
     for _ in range(60):
         reader = SSEReader(server.url + "/events")
@@ -26,7 +32,8 @@ def open_on_both_workers(
         hello = reader.next()
         assert hello["event"] == "hello"
         by_pid.setdefault(int(hello["data"][7:-1]), []).append(reader)
-        if len(by_pid) == 2 and all(len(group) >= 2 for group in by_pid.values()):
+        spread = len(by_pid) == 2 and all(len(group) >= 2 for group in by_pid.values())
+        if spread and len(readers) >= at_least:
             return by_pid
     pytest.fail(f"the streams did not spread over two workers: {sorted(by_pid)}\n{server.logs()}")
 
@@ -44,27 +51,30 @@ def publish_from_both(server: GranianProcess, count: int, start: int = 0) -> set
 
 
 def test_every_client_on_both_workers_gets_every_event(
-    start_granian: StartGranian,
+    start_workers: StartGranian,
     redis_server: RedisServer,
     channel: str,
     readers: list[SSEReader],
 ) -> None:
     env = {"SSE_BROKER": redis_server.url, "SSE_CHANNEL": channel}
-    server = start_granian("sse_app:app", 2, env)
-    by_pid = open_on_both_workers(server, readers)
+    server = start_workers("sse_app:app", 2, env)
+    by_pid = open_on_both_workers(server, readers, at_least=8)
     assert readers[0].status == 200
     assert readers[0].response_headers["content-type"] == "text/event-stream"
     assert readers[0].response_headers["x-accel-buffering"] == "no"
-    publishers: set[int] = set()
-    sent = 0
+    publishers = publish_from_both(server, 50)
+    sent = 50
     while len(publishers) < 2 and sent < 200:  # until both workers have published
         publishers |= publish_from_both(server, 10, sent)
         sent += 10
     assert publishers == set(by_pid), server.logs()
     first = None
     for reader in readers:
-        events = reader.take(sent)
-        assert sorted(int(e["data"]) for e in events) == list(range(sent))  # all, once
+        events = reader.take_up_to(sent, timeout=5)
+        received = sorted(int(e["data"]) for e in events)
+        missing = sorted(set(range(sent)) - set(received))
+        assert not missing, f"{len(received)} of {sent} events; missing {missing}"
+        assert received == list(range(sent))  # all, once
         if first is None:
             first = events
         assert events == first  # the same order for every client of every worker
@@ -73,13 +83,13 @@ def test_every_client_on_both_workers_gets_every_event(
 
 
 def test_reconnecting_with_last_event_id_gets_exactly_the_missed_events(
-    start_granian: StartGranian,
+    start_workers: StartGranian,
     redis_server: RedisServer,
     channel: str,
     readers: list[SSEReader],
 ) -> None:
     env = {"SSE_BROKER": redis_server.url, "SSE_CHANNEL": channel}
-    server = start_granian("sse_app:app", 2, env)
+    server = start_workers("sse_app:app", 2, env)
     by_pid = open_on_both_workers(server, readers)
     publish_from_both(server, 10)
     leaving = readers[0]
@@ -108,13 +118,13 @@ def test_reconnecting_with_last_event_id_gets_exactly_the_missed_events(
 
 
 def test_streams_end_on_shutdown_and_the_server_exits_in_time(
-    start_granian: StartGranian,
+    start_workers: StartGranian,
     redis_server: RedisServer,
     channel: str,
     readers: list[SSEReader],
 ) -> None:
     env = {"SSE_BROKER": redis_server.url, "SSE_CHANNEL": channel}
-    server = start_granian("sse_app:app", 2, env)
+    server = start_workers("sse_app:app", 2, env)
     open_on_both_workers(server, readers)
     began = time.monotonic()
     code = server.stop(timeout=15)

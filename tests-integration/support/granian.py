@@ -1,7 +1,13 @@
-"""Real Granian servers for the integration suites: ``python -m granian`` on a free port.
+"""Real Granian servers for the integration suites: ``python -m granian`` on a free port,
+or ``fastware serve`` (:class:`FastwareServeProcess`).
 
 Shared by ``http_doors/`` and ``sse/`` (tests-integration is on pytest's pythonpath, so
 suites import it as ``support.granian``).
+
+The two differ in what a worker shares: ``python -m granian`` imports the app again in
+every worker, while ``fastware serve`` imports it once in the main process and forks the
+workers from it, so module-level objects (a broadcaster, its broker, random state) are
+created before the fork and inherited by every worker.
 """
 
 from __future__ import annotations
@@ -162,3 +168,35 @@ class GranianProcess:
         except ProcessLookupError:
             pass
         return proc.returncode
+
+
+class FastwareServeProcess(GranianProcess):
+    """``fastware serve`` (no PID file) serving one app of ``apps/`` on a free port: the
+    app is imported in the main process before Granian forks its workers."""
+
+    @property
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "fastware",
+            "serve",
+            self.target,
+            "--app-dir",
+            str(APPS_DIR),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--no-pid-file",
+            "--log-level",
+            "info",
+        ]
+        if self.interface != "auto":
+            command += ["--interface", self.interface]
+        return command
+
+    def describe(self) -> str:
+        return f"fastware serve {self.target} on {self.url}"

@@ -18,6 +18,7 @@ import msgspec
 
 from fastware_core import Request, StreamResponse
 
+from ._fork import renew_after_fork
 from .brokers import Broker, Event, MemoryBroker
 from .errors import BrokerError, EventValidationError, UnknownEventError
 from .framing import (
@@ -99,6 +100,7 @@ class Broadcaster:
     """
 
     __slots__ = (
+        "__weakref__",
         "_app_clients",
         "_broker",
         "_clients",
@@ -154,6 +156,12 @@ class Broadcaster:
         self._watchers: dict[int, asyncio.Task[None]] = {}
         self._app_clients: dict[int, int] = {}
         self._idle: asyncio.Event | None = None
+        renew_after_fork(self)
+
+    def _after_fork(self) -> None:
+        # A forked worker serves none of its parent's clients and runs none of its loops.
+        self._lock = threading.Lock()
+        self._unbind_locked()
 
     # -- registration ------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from ._fork import renew_after_fork
+
 __all__ = ("Broker", "Deliver", "Event", "MemoryBroker")
 
 
@@ -76,9 +78,10 @@ class Broker(Protocol):
 class MemoryBroker:
     """The default broker: events are numbered, kept and delivered in this process only.
 
-    Ids are ``<prefix>-<n>``: a random prefix per broker and a counter, so an id from an
-    earlier process (a browser reconnecting after a restart) or from another broadcaster is
-    recognised as unknown, and the client gets a ``resync`` event.
+    Ids are ``<prefix>-<n>``: a random prefix per broker and per process (a forked worker
+    draws its own) and a counter, so an id from an earlier process (a browser reconnecting
+    after a restart), from another worker or from another broadcaster is recognised as
+    unknown, and the client gets a ``resync`` event.
 
     Under ``workers > 1`` each worker has its own broker, and a broadcast reaches only the
     clients of the worker that made it: fastware-server warns about that at startup (this
@@ -89,7 +92,15 @@ class MemoryBroker:
         backlog_size: How many recent events are kept for clients that reconnect.
     """
 
-    __slots__ = ("_backlog", "_counter", "_deliver", "_lock", "_prefix", "backlog_size")
+    __slots__ = (
+        "__weakref__",
+        "_backlog",
+        "_counter",
+        "_deliver",
+        "_lock",
+        "_prefix",
+        "backlog_size",
+    )
 
     def __init__(self, backlog_size: int = 1024) -> None:
         if backlog_size < 0:
@@ -101,6 +112,14 @@ class MemoryBroker:
         self._prefix = secrets.token_hex(4)
         self._deliver: Deliver | None = None
         self._lock = threading.Lock()
+        renew_after_fork(self)
+
+    def _after_fork(self) -> None:
+        # Each forked worker numbers its own events: ids of the parent's prefix (the events
+        # it kept) are no longer resumable here, and the other workers' ids never were.
+        self._lock = threading.Lock()
+        self._prefix = secrets.token_hex(4)
+        self._deliver = None
 
     @property
     def fastware_process_local(self) -> str:

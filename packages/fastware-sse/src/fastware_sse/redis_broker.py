@@ -11,6 +11,7 @@ import secrets
 from collections import deque
 from typing import Any
 
+from ._fork import renew_after_fork
 from .brokers import Deliver, Event
 
 __all__ = ("RedisBroker",)
@@ -19,9 +20,9 @@ logger = logging.getLogger("fastware.sse")
 
 # XADD and PUBLISH in one script: Redis runs it atomically, so the order of the messages on
 # the channel is the order of the ids in the stream, whichever worker published. Each
-# publisher numbers its events; the script skips a number it has already applied (KEYS[3]
-# holds the last one per publisher), so a batch retried after a connection dropped in the
-# middle of it is not stored twice.
+# publisher (one per broker per process: see RedisBroker._after_fork) numbers its events; the
+# script skips a number it has already applied (KEYS[3] holds the last one per publisher),
+# so a batch retried after a connection dropped in the middle of it is not stored twice.
 _PUBLISH_SCRIPT = """
 local last = tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0')
 if tonumber(ARGV[5]) <= last then return false end
@@ -89,10 +90,12 @@ class RedisBroker:
         self.channel = channel
         """The pub/sub channel."""
         self.stream_key = f"{channel}:backlog"
+        """The Redis Stream holding the backlog."""
         self._published_key = f"{channel}:published"
+        # Who numbers this process's events for the retry check of _PUBLISH_SCRIPT: unique
+        # per broker and per process (renewed after a fork), with its own sequence.
         self._publisher_id = secrets.token_hex(8)
         self._sequence = 0
-        """The Redis Stream holding the backlog."""
         self.backlog_size = backlog_size
         """Events kept for replay."""
         self.max_pending = max_pending
@@ -101,7 +104,8 @@ class RedisBroker:
         self.max_backoff = max_backoff
         self.dropped = 0
         """Events dropped because the outage buffer was full."""
-        self._pending: deque[tuple[str, str, int]] = deque()
+        # (event, data, publisher id, sequence): the publisher that numbered each event.
+        self._pending: deque[tuple[str, str, str, int]] = deque()
         self._deliver: Deliver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
@@ -110,6 +114,22 @@ class RedisBroker:
         self._ready: asyncio.Event | None = None
         self._flushed: asyncio.Event | None = None
         self._last: tuple[int, int] | None = None
+        self._closing = False
+        renew_after_fork(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: become a publisher of its own, and drop the parent's
+        connection and tasks (they belong to the parent's event loop; a socket used by two
+        processes mixes their replies). Events the parent buffered keep the parent's
+        publisher id and numbers, so the children that inherited them store them once."""
+        self._publisher_id = secrets.token_hex(8)
+        self._sequence = 0
+        self._client = None
+        self._tasks = []
+        self._loop = None
+        self._deliver = None
+        self._wakeup = self._ready = self._flushed = None
+        self._last = None
         self._closing = False
 
     def __repr__(self) -> str:
@@ -149,7 +169,7 @@ class RedisBroker:
                 )
             return
         self._sequence += 1
-        self._pending.append((event, data, self._sequence))
+        self._pending.append((event, data, self._publisher_id, self._sequence))
         wakeup = self._wakeup
         if wakeup is not None and self._running_here():
             wakeup.set()
@@ -184,7 +204,7 @@ class RedisBroker:
             batch = [self._pending[i] for i in range(min(_BATCH, len(self._pending)))]
             try:
                 pipe = self._client.pipeline(transaction=False)
-                for event, data, sequence in batch:
+                for event, data, publisher, sequence in batch:
                     pipe.eval(
                         _PUBLISH_SCRIPT,
                         3,
@@ -194,7 +214,7 @@ class RedisBroker:
                         self.backlog_size,
                         event,
                         data,
-                        self._publisher_id,
+                        publisher,
                         sequence,
                     )
                 await pipe.execute()
