@@ -140,6 +140,39 @@ def test_failing_lifespan_exits_non_zero_with_the_reason(servers: Servers, inter
     assert refuses(f"http://127.0.0.1:{port}/")
 
 
+@pytest.mark.parametrize("interface", ["rsgi", "asgi"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failing_lifespan_shutdown_exits_non_zero(
+    servers: Servers, interface: str, workers: int
+) -> None:
+    port = free_port()
+    process = servers.start(
+        *serve_args(
+            port,
+            "--interface",
+            interface,
+            "--workers",
+            str(workers),
+            "--pid-file",
+            "app.pid",
+            target="fw_failing_shutdown_app:app",
+        )
+    )
+    servers.track(servers.cwd / "app.pid")
+    assert wait_answering(f"http://127.0.0.1:{port}/").json() == {"served": True}
+    process.proc.send_signal(signal.SIGTERM)
+    code = process.wait(15)
+    logs = process.logs()
+    assert code == 1, logs
+    assert_one_error_line(
+        process.stderr.read_text(),
+        "fw_failing_shutdown_app:app stopped, but its lifespan shutdown failed",
+        "the database connection could not be closed",
+        app_logged=True,  # the app logs its traceback; the command adds one line
+    )
+    assert not (servers.cwd / "app.pid").exists(), logs
+
+
 def test_taken_port_names_its_holder(servers: Servers) -> None:
     with socket.socket() as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

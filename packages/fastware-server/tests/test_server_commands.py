@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,28 @@ def test_stop_without_a_server(tmp_path: Path) -> None:
     with pytest.raises(NotRunningError, match="stale PID file was removed"):
         stop.command.run(parse(stop.command, "--pid-file", str(tmp_path / "app.pid")))
     assert not (tmp_path / "app.pid").exists()
+
+
+def test_stop_and_status_name_the_program_a_bare_pid_file_points_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file = tmp_path / "app.pid"
+        pid_file.write_text(str(bystander.pid))
+        with pytest.raises(NotRunningError) as caught:
+            stop.command.run(parse(stop.command, "--pid-file", str(pid_file)))
+        message = str(caught.value)
+        assert "\n" not in message
+        assert f"named PID {bystander.pid}, which is not a fastware server but `sleep 60`" in (
+            message
+        )
+        assert bystander.poll() is None  # never signalled: no signal was sent at all
+        assert not pid_file.exists()
+        pid_file.write_text(str(bystander.pid))
+        assert status.command.run(parse(status.command, "--pid-file", str(pid_file), "--json")) == 3
+        record = json.loads(capsys.readouterr().out)
+        assert (record["running"], record["other_process"]) == (False, "sleep 60")
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from fastware_server import (
     status,
     stop,
 )
-from fastware_server.process import process_start
+from fastware_server.process import command_line, is_server_command, process_start
 from fastware_server.registry import registry_dir
 
 Sleeper = Callable[..., subprocess.Popen[str]]
@@ -113,3 +114,70 @@ def test_status_checks_health(tmp_path: Path) -> None:
     found = status(pid_path, health_url="http://127.0.0.1:9/health")
     assert found.running
     assert found.healthy is False
+
+
+def test_a_bare_pid_file_naming_another_program_is_never_signalled(
+    tmp_path: Path, spawn_sleeper: Sleeper
+) -> None:
+    # 0.6.3's format, or a file written by hand: no identity record, and the process it
+    # names started before the file was written, so only its command line can tell.
+    bystander = spawn_sleeper()
+    pid_path = tmp_path / "app.pid"
+    pid_path.write_text(str(bystander.pid))
+    found = status(pid_path)
+    assert found.running is False
+    assert found.pid == bystander.pid
+    assert found.other_process is not None
+    assert found.other_process.startswith(("python", "/"))
+    assert "-c" in found.other_process
+    assert not pid_path.exists()  # stale: removed
+    pid_path.write_text(str(bystander.pid))
+    assert check_already_running(pid_path) is None
+    pid_path.write_text(str(bystander.pid))
+    assert stop(pid_path) is False
+    assert bystander.poll() is None
+    assert not pid_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "server"),
+    [
+        (["/venv/bin/python3", "/venv/bin/fastware", "serve", "app:app"], True),
+        (["/venv/bin/fastware", "serve", "app:app"], True),
+        (["python", "-m", "fastware", "serve", "app:app"], True),
+        (["python3.11", "-m", "fastware_server._child", "--detach", "app"], True),
+        (["/usr/bin/python3", "-m", "granian", "--interface", "rsgi", "app:app"], True),
+        (["granian", "app:app"], True),
+        (["sleep", "100"], False),
+        (["python", "-c", "import fastware"], False),
+        (["python", "app.py"], False),
+        (["/usr/bin/vim", "fastware.pid"], False),
+        (["python3", "-X", "dev", "-m", "fastware", "serve"], True),
+        (["python3", "-X", "fastware", "app.py"], False),
+        (["python3", "-mgranian", "app:app"], True),
+        ([], False),
+    ],
+)
+def test_server_command_lines(argv: list[str], server: bool) -> None:
+    assert is_server_command(argv) is server
+
+
+def test_a_bare_pid_file_naming_a_server_command_is_trusted(tmp_path: Path) -> None:
+    # A program named like Granian, started before the 0.6.3-style file was written.
+    script = tmp_path / "granian.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        pid_path = tmp_path / "app.pid"
+        pid_path.write_text(str(proc.pid))
+        assert command_line(proc.pid) == [sys.executable, str(script)]
+        found = status(pid_path)
+        assert (found.running, found.pid, found.other_process) == (True, proc.pid, None)
+        assert check_already_running(pid_path) == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from fastware_server import PortInUseError, ensure_port_available
-from fastware_server.errors import ServerError
+from fastware_server.exceptions import ServerError
 from fastware_server.ports import bind_address, free_port, port_holders, port_is_free
 
 

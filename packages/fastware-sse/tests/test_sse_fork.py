@@ -81,12 +81,12 @@ def test_forked_memory_brokers_do_not_accept_each_others_ids() -> None:
 
 
 def test_a_forked_broadcaster_serves_none_of_its_parents_clients() -> None:
-    broadcaster = Broadcaster(strict=False)
+    broadcaster = Broadcaster(strict=False, retry_interval=1.0)  # the stream opens at once
 
     async def parent_client() -> int:
         response = await broadcaster.stream(None)
         generator = aiter(response.generator)
-        await anext(generator)  # type: ignore[call-overload]
+        assert await anext(generator) == b"retry: 1000\n\n"
         return broadcaster.client_count
 
     loop = asyncio.new_event_loop()

@@ -21,11 +21,12 @@ from .background import stop_background
 from .config import DEFAULT_HOST, DEFAULT_PORT, LoopChoice, ServerConfig
 from .control import ServerStatus, check_already_running, status, stop
 from .detached import serve_background
-from .errors import (
+from .exceptions import (
     AlreadyRunningError,
     NotRunningError,
     PortInUseError,
     ServerError,
+    ShutdownError,
     StartupError,
     TargetError,
 )
@@ -53,6 +54,7 @@ __all__ = (
     "ServerConfig",
     "ServerError",
     "ServerStatus",
+    "ShutdownError",
     "StartupError",
     "TargetError",
     "check_already_running",

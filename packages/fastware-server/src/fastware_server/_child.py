@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from fastware_server.config import ServerConfig
 from fastware_server.detached import ERROR_PREFIX
-from fastware_server.run import IMPORTING_ENV, serve
-from fastware_server.targets import TargetRef, import_target
+from fastware_server.run import serve
+from fastware_server.targets import IMPORTING_ENV, TargetRef, import_target
 
 
 def _detach() -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import LoopChoice, ServerConfig
-from .errors import StartupError
+from .exceptions import StartupError
 from .plan import Claim, ServerPlan, plan_server
 from .probe import wait_until_answering
 from .targets import describe_error

@@ -1,8 +1,11 @@
 """Finding, checking and stopping a server through its PID file: ``stop`` and ``status``.
 
 A PID file is trusted only if the process it names is alive and is the process that
-wrote it (see :mod:`fastware_server.process`); otherwise it is stale, and it is removed
-together with its port file and registry descriptor. A stale file never leads to a signal.
+wrote it (see :mod:`fastware_server.process`): its recorded start time matches, or, for a
+bare file without a record (0.6.3's format, or one written by hand), it started before the
+file was written *and* its command line is a server's. Otherwise the file is stale, and it
+is removed together with its port file and registry descriptor. A stale file never leads to
+a signal; when its PID now belongs to another live program, ``status`` says which.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import NotRunningError
+from .exceptions import NotRunningError
 from .process import (
     children_of,
+    command_line,
     is_alive,
     is_same_process,
+    is_server_command,
     port_file_for,
     process_start,
     read_int_file,
@@ -66,6 +71,10 @@ class ServerStatus:
     """The URL it serves, as recorded when it started."""
     name: str | None = None
     """The name it was started with."""
+    other_process: str | None = None
+    """When the PID file named a live process that is not the server (its PID was reused,
+    or a bare file names another program): that process's command line. The file was
+    removed as stale and the process left alone."""
 
 
 def _remove_files(pid_path: Path, pid: int | None) -> None:
@@ -88,23 +97,47 @@ def _written_at(path: Path) -> float | None:
         return None
 
 
-def _live_pid(pid_path: Path) -> tuple[int | None, int | None, dict[str, Any] | None]:
-    """``(live pid, recorded pid, descriptor)``; stale and corrupt files are removed."""
+@dataclass(slots=True)
+class _Found:
+    pid: int | None
+    """The live server's PID."""
+    recorded: int | None
+    """The PID the file held."""
+    descriptor: dict[str, Any] | None
+    other_process: str | None = None
+    """The command line of a live process the file named that is not the server."""
+
+
+def _live_pid(pid_path: Path) -> _Found:
+    """What ``pid_path`` names; stale and corrupt files are removed."""
     try:
         pid = read_int_file(pid_path)
     except (ValueError, OSError):
         _remove_files(pid_path, None)
-        return None, None, None
+        return _Found(None, None, None)
     if pid is None:
-        return None, None, None
+        return _Found(None, None, None)
     descriptor = read_descriptor(pid_path, pid)
     start = descriptor.get("start") if descriptor is not None else None
-    if is_alive(pid) and is_same_process(
-        pid, start if isinstance(start, int) else None, _written_at(pid_path)
-    ):
-        return pid, pid, descriptor
+    if not is_alive(pid):
+        _remove_files(pid_path, pid)
+        return _Found(None, pid, descriptor)
+    argv = command_line(pid)
+    same = is_same_process(pid, start if isinstance(start, int) else None, _written_at(pid_path))
+    if same and descriptor is None and argv is not None and not is_server_command(argv):
+        same = False  # a bare file naming a program that is no server
+    if same:
+        return _Found(pid, pid, descriptor)
     _remove_files(pid_path, pid)
-    return None, pid, descriptor
+    other = " ".join(argv) if argv else f"PID {pid}"
+    logger.warning(
+        "%s named PID %d, which is not the server but %r: left it alone and removed the "
+        "stale PID file",
+        pid_path,
+        pid,
+        other,
+    )
+    return _Found(None, pid, descriptor, other)
 
 
 def check_already_running(pid_path: str | os.PathLike[str]) -> int | None:
@@ -114,7 +147,7 @@ def check_already_running(pid_path: str | os.PathLike[str]) -> int | None:
     process that is not the one recorded (its PID was reused), is removed with its port
     file and registry descriptor, and gives ``None``. Zombies count as dead.
     """
-    return _live_pid(Path(pid_path))[0]
+    return _live_pid(Path(pid_path)).pid
 
 
 def stop_process(pid: int, grace: float = DEFAULT_GRACE) -> bool:
@@ -171,8 +204,9 @@ def stop(pid_path: str | os.PathLike[str], *, grace: float | None = None) -> boo
     path = Path(pid_path)
     if not path.exists():
         raise NotRunningError(f"no server to stop: there is no PID file {path}")
-    pid, recorded, descriptor = _live_pid(path)
-    if recorded is None:
+    found = _live_pid(path)
+    pid, descriptor = found.pid, found.descriptor
+    if found.recorded is None:
         raise NotRunningError(f"no server to stop: {path} was corrupt (removed)")
     if pid is None:
         return False
@@ -207,11 +241,11 @@ def status(pid_path: str | os.PathLike[str], health_url: str | None = None) -> S
     """
     path = Path(pid_path)
     port = read_port_file(path)
-    pid, recorded, descriptor = _live_pid(path)
-    record = descriptor or {}
+    found = _live_pid(path)
+    record = found.descriptor or {}
     url = record.get("url") if isinstance(record.get("url"), str) else None
     name = record.get("name") if isinstance(record.get("name"), str) else None
-    if pid is None:
-        return ServerStatus(False, recorded, None, port, url, name)
+    if found.pid is None:
+        return ServerStatus(False, found.recorded, None, port, url, name, found.other_process)
     healthy = _check_health(health_url) if health_url is not None else None
-    return ServerStatus(True, pid, healthy, port, url, name)
+    return ServerStatus(True, found.pid, healthy, port, url, name)

@@ -19,11 +19,11 @@ from typing import Any
 from .background import register_background
 from .config import LoopChoice, ServerConfig, merge_config
 from .control import check_already_running, stop_process
-from .errors import StartupError, TargetError
+from .exceptions import StartupError, TargetError
 from .plan import ServerPlan, check_startable, plan_server
 from .probe import wait_until_answering
 from .process import is_alive, is_same_process, process_start
-from .run import check_not_importing
+from .targets import check_not_importing
 
 __all__ = ("DetachedServer", "child_spec", "launch_detached", "serve_background")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .config import LoopChoice, ServerConfig, resolve_address
 from .control import check_already_running
-from .errors import AlreadyRunningError, ServerError, TargetError
+from .exceptions import AlreadyRunningError, ServerError, TargetError
 from .ports import bind_address, ensure_port_available, free_port
 from .probe import Endpoint
 from .process import port_file_for, remove_owned_file, write_int_file

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .control import check_already_running
-from .errors import PortInUseError, ServerError
+from .exceptions import PortInUseError, ServerError
 from .process import children_of, send_signal
 
 __all__ = (

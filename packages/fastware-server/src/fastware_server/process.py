@@ -4,7 +4,9 @@ A PID names a process only while that process lives; afterwards the kernel may g
 number to anything. So a PID read from a file is trusted only when the process behind it
 is alive, is not a zombie, and is the one that was recorded: its start time (from
 ``/proc/<pid>/stat``) equals the recorded one, or, for files without a record, it started
-before the file was written.
+before the file was written. A file without a record (0.6.3's bare PID, or one written by
+hand) must also name a process whose command line is a server's (:func:`is_server_command`),
+so that it can never lead to signalling an unrelated program.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 
 __all__ = (
     "children_of",
+    "command_line",
     "is_alive",
     "is_same_process",
+    "is_server_command",
     "port_file_for",
     "process_start",
     "read_int_file",
@@ -189,6 +193,56 @@ def is_same_process(pid: int, start: int | None, written_at: float | None) -> bo
         started = _start_epoch(pid)
         return started is None or started <= written_at + _MTIME_SLACK
     return True
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The arguments ``pid`` was started with (``/proc/<pid>/cmdline``); ``None`` when they
+    cannot be read (no ``/proc``, another user's process on a hardened system, gone)."""
+    try:
+        data = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode("utf-8", "replace") for part in data.split(b"\0") if part]
+
+
+# The programs a fastware server runs as: ``fastware serve`` (the console script or
+# ``python -m fastware``), the detached child (``python -m fastware_server._child``) and
+# Granian itself (``granian`` or ``python -m granian``).
+_SERVER_PROGRAMS = ("fastware", "granian")
+
+
+def _program_name(arg: str) -> str:
+    return arg.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].lower()
+
+
+def is_server_command(argv: list[str]) -> bool:
+    """Whether a command line is one a fastware server runs as.
+
+    The program, or for a Python interpreter the module it runs (``-m``) or its script,
+    must be named after fastware or Granian. ``python app.py`` (an app that calls
+    ``fastware.serve`` itself) is not recognised: its PID file carries an identity record,
+    so this check is only made for files without one.
+    """
+    if not argv:
+        return False
+    program = _program_name(argv[0])
+    if program.startswith(_SERVER_PROGRAMS):
+        return True
+    if not program.startswith("python"):
+        return False
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "-m":
+            return _program_name(next(args, "")).startswith(_SERVER_PROGRAMS)
+        if arg.startswith("-m"):
+            return _program_name(arg[2:]).startswith(_SERVER_PROGRAMS)
+        if arg.startswith("-c"):
+            return False
+        if arg in ("-X", "-W"):
+            next(args, None)  # the option's value
+        elif not arg.startswith("-"):
+            return _program_name(arg).startswith(_SERVER_PROGRAMS)  # the script
+    return False
 
 
 def children_of(pid: int) -> list[int]:

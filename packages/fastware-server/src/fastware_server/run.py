@@ -16,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from .background import serve_in_thread
 from .config import LoopChoice, ServerConfig, merge_config
-from .errors import PortInUseError, ServerError, StartupError
+from .exceptions import PortInUseError, ServerError, ShutdownError, StartupError
 from .plan import Claim, ServerPlan, plan_server
-from .targets import process_local_backends
-from .worker import WorkerSpec, loader_for, read_report
+from .reload import run_with_reload
+from .targets import check_not_importing, process_local_backends
+from .worker import SHUTDOWN_FAILED, WorkerSpec, loader_for, read_report
 
 __all__ = (
-    "IMPORTING_ENV",
-    "check_not_importing",
     "run_foreground",
     "run_granian",
     "serve",
@@ -32,22 +32,6 @@ __all__ = (
 )
 
 logger = logging.getLogger("fastware.server")
-
-IMPORTING_ENV = "FASTWARE_SERVER_IMPORTING"
-"""Set while a server process started by fastware-server imports its app."""
-
-
-def check_not_importing(what: str) -> None:
-    """Refuse to start a server process from an app being imported by one.
-
-    Raises:
-        ServerError: the call would start servers without end.
-    """
-    if os.environ.get(IMPORTING_ENV):
-        raise ServerError(
-            f"{what} was called while a server process imported the app: it would start "
-            'servers without end. Put the call under `if __name__ == "__main__":`'
-        )
 
 
 @overload
@@ -156,6 +140,7 @@ def serve(
         AlreadyRunningError: ``pid_path`` names a live server.
         PortInUseError: the port is taken (the holder's PID is in the message).
         StartupError: the app's lifespan startup failed, or a worker died.
+        ShutdownError: the server stopped, but a worker's lifespan shutdown failed.
         TargetError: ``target`` cannot be imported.
         ValueError: an impossible combination or value.
     """
@@ -165,8 +150,6 @@ def serve(
         check_not_importing("serve(reload=True)")
     settings = merge_config(config, options)
     if not foreground:
-        from .background import serve_in_thread
-
         return serve_in_thread(
             target,
             host=host,
@@ -203,8 +186,6 @@ def run_foreground(
         if pre_serve is not None:
             pre_serve()
         if reload:
-            from .reload import run_with_reload
-
             run_with_reload(plan)
         else:
             run_granian(plan)
@@ -238,6 +219,7 @@ def run_granian(plan: ServerPlan) -> None:
     """Run Granian in this process until it is stopped.
 
     Raises:
+        ShutdownError: the server stopped, but a worker's lifespan shutdown failed.
         StartupError: a worker failed (its lifespan startup, or it died); Granian exited
             with a non-zero status.
         PortInUseError: the port was taken between the check and the bind.
@@ -299,6 +281,8 @@ def run_granian(plan: ServerPlan) -> None:
         reason = read_report(report)
         with contextlib.suppress(OSError):
             os.unlink(report)
+    if not code and reason is not None and reason.startswith(SHUTDOWN_FAILED):
+        raise ShutdownError(f"{plan.display} stopped, but its {reason}", reason)
     if code:
         if reason is not None:
             raise StartupError(f"{plan.display} did not start: {reason}", reason)

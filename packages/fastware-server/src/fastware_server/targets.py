@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import TargetError
+from .exceptions import ServerError, TargetError
 
 __all__ = (
+    "IMPORTING_ENV",
     "PROCESS_LOCAL_ATTRIBUTE",
     "TargetRef",
+    "check_not_importing",
     "choose_interface",
     "describe_error",
     "import_target",
@@ -31,6 +33,23 @@ __all__ = (
     "process_local_backends",
     "reference_for",
 )
+
+IMPORTING_ENV = "FASTWARE_SERVER_IMPORTING"
+"""Set while a server process started by fastware-server imports its app."""
+
+
+def check_not_importing(what: str) -> None:
+    """Refuse to start a server process from an app being imported by one.
+
+    Raises:
+        ServerError: the call would start servers without end.
+    """
+    if os.environ.get(IMPORTING_ENV):
+        raise ServerError(
+            f"{what} was called while a server process imported the app: it would start "
+            'servers without end. Put the call under `if __name__ == "__main__":`'
+        )
+
 
 PROCESS_LOCAL_ATTRIBUTE = "fastware_process_local"
 """A backend that keeps its state in one process (an in-memory SSE broker, an in-memory

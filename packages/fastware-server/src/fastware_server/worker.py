@@ -1,5 +1,5 @@
 """What runs inside each Granian worker before it serves: loading the app and reporting a
-failed startup back to the main process.
+failed lifespan (startup or shutdown) back to the main process.
 
 Granian asks a *loader* for the app in every worker. Forked workers share the main
 process's memory, so the loader hands over the object already imported; spawned workers
@@ -10,8 +10,15 @@ import it again from its reference. Either way the app is prepared:
 - over RSGI the app is wrapped so that a failing ``__rsgi_init__`` (the lifespan startup)
   writes its reason to a report file and ends the worker quietly; the wrapper hands
   Granian the app's own ``__rsgi__``, so requests pay nothing for it;
+- over RSGI a failing ``__rsgi_del__`` (the lifespan shutdown) is reported the same way;
 - over ASGI, Granian logs the message the app sent with ``lifespan.startup.failed``; a log
-  handler copies it to the report file.
+  handler copies it to the report file. Granian logs the message of a
+  ``lifespan.shutdown.failed`` just as plainly, with nothing to tell the two apart, so a
+  shutdown failure is recognised by the text fastware apps send (``lifespan shutdown
+  failed: ...``); another ASGI app's failed shutdown is logged by Granian but not reported.
+
+The report file holds one line per report (workers append); the main process reads the
+first (:func:`read_report`).
 """
 
 from __future__ import annotations
@@ -42,24 +49,32 @@ data, so that it pickles for spawned workers."""
 
 _GRANIAN_LOGGER = "_granian"
 _ASGI_STARTUP_FAILED = "ASGI lifespan startup failed"
+SHUTDOWN_FAILED = "lifespan shutdown failed"
+"""How a report of a failed lifespan shutdown begins (a startup failure reports
+``lifespan startup failed: ...``)."""
 
 
 def write_report(path: str | None, reason: str) -> None:
-    """Record why a worker could not start (the main process reads it after Granian exits)."""
+    """Record why a worker could not start or stop cleanly (the main process reads it after
+    Granian exits). Each report is one line, appended: workers may report at once."""
     if path:
-        with contextlib.suppress(OSError):
-            Path(path).write_text(reason + "\n", encoding="utf-8")
+        line = " ".join(reason.split()) + "\n"
+        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as report:
+            report.write(line)
 
 
 def read_report(path: str | None) -> str | None:
-    """The reason a worker reported, or ``None``."""
+    """The first reason a worker reported, or ``None``."""
     if not path:
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return text or None
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return None
 
 
 class _ReportingRSGI:
@@ -86,8 +101,17 @@ class _ReportingRSGI:
             raise SystemExit(1) from None
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._del is not None:
+        if self._del is None:
+            return
+        try:
             self._del(loop)
+        except BaseException as exc:
+            # The app logged the traceback; the main process exits non-zero for it.
+            text = str(exc).strip()
+            if text.startswith(SHUTDOWN_FAILED):  # a fastware app's LifespanError
+                write_report(self._report, text.splitlines()[0])
+            else:
+                write_report(self._report, f"{SHUTDOWN_FAILED}: {describe_error(exc)}")
 
 
 class _LifespanFailureHandler(logging.Handler):
@@ -100,6 +124,9 @@ class _LifespanFailureHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
+        if message.startswith(SHUTDOWN_FAILED):  # what a fastware app sends
+            write_report(self.report, message)
+            return
         if message != _ASGI_STARTUP_FAILED:
             self.last_message = message  # the text the app sent with lifespan.startup.failed
             return

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .broadcaster import RESYNC_EVENT, Broadcaster, sse_route
 from .brokers import Broker, Event, MemoryBroker
-from .errors import BrokerError, EventValidationError, SSEError, UnknownEventError
+from .exceptions import BrokerError, EventValidationError, SSEError, UnknownEventError
 from .framing import encode_payload, format_event
 
 if TYPE_CHECKING:

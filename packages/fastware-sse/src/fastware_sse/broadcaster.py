@@ -20,7 +20,7 @@ from fastware_core import Request, StreamResponse
 
 from ._fork import renew_after_fork
 from .brokers import Broker, Event, MemoryBroker
-from .errors import BrokerError, EventValidationError, UnknownEventError
+from .exceptions import BrokerError, EventValidationError, UnknownEventError
 from .framing import (
     HEARTBEAT,
     encode_payload,

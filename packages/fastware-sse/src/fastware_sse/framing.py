@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import EventValidationError
+from .exceptions import EventValidationError
 
 __all__ = (
     "HEARTBEAT",

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
-    "AlreadyRunningError": "fastware_server.errors",
+    "AlreadyRunningError": "fastware_server.exceptions",
     "AppConfig": "fastware_core.app",
     "AsyncTestClient": "fastware_core.testing",
     "Broadcaster": "fastware_sse",
@@ -84,7 +84,7 @@ _LAZY: dict[str, str] = {
     "HTMLResponse": "fastware_core.responses",
     "HTTPError": "fastware_core.exceptions",
     "JSONResponse": "fastware_core.responses",
-    "PortInUseError": "fastware_server.errors",
+    "PortInUseError": "fastware_server.exceptions",
     "Receive": "fastware_core.types",
     "RedirectResponse": "fastware_core.responses",
     "RegistryEntry": "fastware_server.registry",

@@ -75,6 +75,11 @@ class StatusCommand:
                 header.append("HEALTHY")
                 row.append(yes_no[found.healthy])
             say(_table(header, row))
+            if found.other_process is not None:
+                say(
+                    f"fastware: {args.pid_file} named PID {found.pid}, which is not a fastware "
+                    f"server but `{found.other_process}`; removed the stale PID file"
+                )
         return 0 if found.running else NOT_RUNNING
 
 

@@ -29,21 +29,33 @@ class StopCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         """Stop the server; exit 1 (with a message) when there was none to stop."""
-        from fastware_server.control import stop
-        from fastware_server.errors import NotRunningError
+        from fastware_server.control import status, stop
+        from fastware_server.exceptions import NotRunningError
         from fastware_server.process import read_int_file
 
         try:
-            pid = read_int_file(args.pid_file)
+            readable = read_int_file(args.pid_file) is not None
         except (ValueError, OSError):
-            pid = None  # stop() reports the corrupt file
-        if not stop(args.pid_file, grace=args.grace):
+            readable = False
+        if not readable:
+            stop(args.pid_file)  # raises NotRunningError naming the missing or corrupt file
+        found = status(args.pid_file)  # a stale file is removed here, and explained below
+        if found.running:
+            stop(args.pid_file, grace=args.grace)
+            say(f"fastware: stopped the server of {args.pid_file} (PID {found.pid})")
+            return 0
+        if found.other_process is not None:
             raise NotRunningError(
-                f"no server to stop: PID {pid} of {args.pid_file} is not running (the stale "
-                "PID file was removed)"
+                f"no server to stop: {args.pid_file} named PID {found.pid}, which is not a "
+                f"fastware server but `{found.other_process}`; left it alone and removed the "
+                "stale PID file"
             )
-        say(f"fastware: stopped the server of {args.pid_file} (PID {pid})")
-        return 0
+        if found.pid is not None:
+            raise NotRunningError(
+                f"no server to stop: PID {found.pid} of {args.pid_file} is not running (the "
+                "stale PID file was removed)"
+            )
+        raise NotRunningError(f"no server to stop: {args.pid_file} names none")
 
 
 command = StopCommand()

@@ -16,6 +16,7 @@ __all__ = (
     "NotRunningError",
     "PortInUseError",
     "ServerError",
+    "ShutdownError",
     "StartupError",
     "TargetError",
 )
@@ -93,6 +94,23 @@ class StartupError(ServerError, RuntimeError):
     """The underlying cause, e.g. ``"RuntimeError: the database is unreachable"``."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class ShutdownError(ServerError, RuntimeError):
+    """The server stopped, but a worker's lifespan shutdown failed (its cleanup did not
+    finish): ``serve`` raises it once Granian has exited, so the process exits non-zero.
+
+    Args:
+        message: What went wrong, for people.
+        reason: The underlying cause as the worker reported it.
+    """
+
+    reason: str
+    """The failure, e.g. ``"lifespan shutdown failed: the pool could not be closed"``."""
+
+    def __init__(self, message: str, reason: str) -> None:
         self.reason = reason
         super().__init__(message)
 
