@@ -284,7 +284,7 @@ class ErrorLog:
         """The writer's health: queued, written and dropped rows, and any current failure."""
         return ErrorLogStatus(
             path=str(self.path),
-            queued=sum(1 for item in list(self._queue) if type(item) is tuple) + self._backlog,
+            queued=_rows_in(self._queue) + self._backlog,
             written=self._written,
             dropped=self._dropped,
             failing=self._failing,
@@ -332,7 +332,7 @@ class ErrorLog:
                 if conn is not None:
                     conn.close()
                     conn = None
-                self._failed(exc, len(pending) + len(queue))
+                self._failed(exc, len(pending) + _rows_in(queue))
                 for marker in markers:
                     marker.error = exc
                     marker.done.set()
@@ -341,7 +341,7 @@ class ErrorLog:
                 if stopping:
                     logger.error(
                         "fastware-errorlog: %d rows could not be written to %s before exit: %s",
-                        len(pending) + sum(1 for i in list(queue) if type(i) is tuple),
+                        len(pending) + _rows_in(queue),
                         self.path,
                         _explain(self.path, exc),
                     )
@@ -641,7 +641,7 @@ def _exception_row(
     except Exception:
         message = f"<{type_name} whose str() fails>"
     detail = context.detail or message
-    if context.detail and message and message != context.detail:
+    if context.detail and message and context.detail not in message:
         detail = f"{context.detail}: {message}"
     return (
         float(timestamp),
@@ -714,6 +714,10 @@ def _prune(conn: sqlite3.Connection, max_age: float | None, max_rows: int | None
     return deleted
 
 
+def _rows_in(queue: deque[Any]) -> int:
+    return sum(1 for item in list(queue) if type(item) is tuple)
+
+
 def _text(value: Any) -> str:
     """Text SQLite can store: lone surrogates (undecodable bytes) become ``\\udcxx``."""
     text = value if isinstance(value, str) else str(value)
@@ -783,6 +787,10 @@ def _explain(path: Path, exc: BaseException) -> str:
     """What went wrong and what to do, in one line."""
     text = str(exc) or type(exc).__name__
     where = path.resolve() if not path.is_absolute() else path
+    if where.is_dir():
+        return f"{text}: {where} is a directory; remove it or choose another path"
+    if where.parent.exists() and not where.parent.is_dir():
+        return f"{text}: {where.parent} is a file, not a directory; move it or choose another path"
     if isinstance(exc, sqlite3.OperationalError):
         lowered = text.lower()
         if "locked" in lowered or "busy" in lowered:
@@ -791,8 +799,6 @@ def _explain(path: Path, exc: BaseException) -> str:
                 "timeout; it is retried (raise busy_timeout, or stop the process holding it)"
             )
         if "unable to open" in lowered or "readonly" in lowered or "read-only" in lowered:
-            if where.is_dir():
-                return f"{text}: {where} is a directory; remove it or choose another path"
             return (
                 f"{text}: check that {where.parent} exists and is writable by this process, "
                 "or choose another path"
