@@ -29,4 +29,3 @@ def log(db: Path) -> Iterator[ErrorLog]:
     error_log.retry_delays = (0.05, 0.1)
     yield error_log
     error_log.close()
-

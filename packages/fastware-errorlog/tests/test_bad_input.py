@@ -112,9 +112,7 @@ def test_a_directory_where_the_file_should_be(
     log.close(timeout=0.5)
 
 
-def test_a_corrupt_file_is_left_untouched(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_corrupt_file_is_left_untouched(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "errors.db"
     garbage = b"this is not sqlite at all\x00" * 200
     db.write_bytes(garbage)

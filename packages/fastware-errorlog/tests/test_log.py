@@ -15,7 +15,6 @@ from fastware_core.recording import ErrorContext, ErrorRecorder
 from fastware_errorlog import ErrorLog, ErrorLogError
 
 
-
 def raised(exc: BaseException) -> BaseException:
     """``exc`` with a traceback."""
     try:
