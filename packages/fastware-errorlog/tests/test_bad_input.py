@@ -196,11 +196,14 @@ def test_enormous_tracebacks_and_details_are_truncated(tmp_path: Path) -> None:
     log.flush()
     deep_row, appended = log.query()
     assert len(appended.traceback) <= MAX_TRACEBACK
-    assert appended.traceback.startswith("HEAD") and appended.traceback.endswith("TAIL")
+    assert appended.traceback.startswith("HEAD")
+    assert appended.traceback.endswith("TAIL")
     assert "characters truncated" in appended.traceback
-    assert len(appended.detail) <= MAX_DETAIL and "truncated" in appended.detail
+    assert len(appended.detail) <= MAX_DETAIL
+    assert "truncated" in appended.detail
     assert len(appended.path) <= MAX_PATH
-    assert len(appended.method) <= 256 and len(appended.user) <= 256
+    assert len(appended.method) <= 256
+    assert len(appended.user) <= 256
     assert len(deep_row.traceback) <= MAX_TRACEBACK
     assert deep_row.traceback.startswith("Traceback (most recent call last)")
     assert "characters truncated ...]" in deep_row.traceback

@@ -53,13 +53,15 @@ def test_list_grouped_and_raw(filled: Path, capsys: pytest.CaptureFixture[str]) 
     assert any(line.startswith("3 ") and "GET /a" in line for line in out)
     assert run("list", "--db", str(filled), "--raw", "--status", "5xx", "--limit", "2") == 0
     raw = capsys.readouterr().out.splitlines()
-    assert len(raw) == 3 and raw[1].startswith("#5")
+    assert len(raw) == 3
+    assert raw[1].startswith("#5")
 
 
 def test_list_json_and_filters(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("list", "--db", str(filled), "--json", "--path", "/a") == 0
     [group] = json.loads(capsys.readouterr().out)
-    assert group["count"] == 3 and group["path"] == "/a"
+    assert group["count"] == 3
+    assert group["path"] == "/a"
     assert run("list", "--db", str(filled), "--json", "--fingerprint", group["fingerprint"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["detail"] for r in rows] == ["a2", "a1", "a0"]
@@ -72,21 +74,26 @@ def test_show_prints_the_traceback(filled: Path, capsys: pytest.CaptureFixture[s
     assert run("show", "--db", str(filled), "5") == 0
     out = capsys.readouterr().out
     assert "GET /c  ->  500" in out
-    assert "Traceback (most recent call last)" in out and "ValueError: exploded" in out
-    assert "authorization: [redacted]" in out and "s3" not in out
+    assert "Traceback (most recent call last)" in out
+    assert "ValueError: exploded" in out
+    assert "authorization: [redacted]" in out
+    assert "s3" not in out
     assert run("show", "--db", str(filled), "5", "--json") == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["id"] == 5 and "ValueError: exploded" in record["traceback"]
+    assert record["id"] == 5
+    assert "ValueError: exploded" in record["traceback"]
 
 
 def test_stats(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("stats", "--db", str(filled), "--since", "24h") == 0
     out = capsys.readouterr().out
     assert out.startswith("5 errors in 3 groups since ")
-    assert "500: 4" in out and "503: 1" in out
+    assert "500: 4" in out
+    assert "503: 1" in out
     assert run("stats", "--db", str(filled), "--json") == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["total"] == 5 and stats["by_status"] == {"500": 4, "503": 1}
+    assert stats["total"] == 5
+    assert stats["by_status"] == {"500": 4, "503": 1}
 
 
 def test_prune(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,7 +104,7 @@ def test_prune(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_user_errors_are_clear(tmp_path: Path, filled: Path) -> None:
-    with pytest.raises(ErrorLogError, match="no error log at .*missing.db"):
+    with pytest.raises(ErrorLogError, match=r"no error log at .*missing\.db"):
         run("list", "--db", str(tmp_path / "missing.db"))
     with pytest.raises(ErrorLogError, match="is a directory"):
         run("list", "--db", str(tmp_path))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,10 @@ def test_append_flush_recent_like_0_6_3(log: ErrorLog, db: Path) -> None:
     rows = log.recent(limit=10)
     assert [r["path"] for r in rows] == ["/b", "/a"]  # newest first
     assert set(COLUMNS_0_6_3) <= set(rows[0])
-    assert rows[0]["user"] == "bob" and rows[0]["traceback"] == "tb"
-    assert rows[1]["detail"] == "boom" and rows[1]["request_id"] == "r1"
+    assert rows[0]["user"] == "bob"
+    assert rows[0]["traceback"] == "tb"
+    assert rows[1]["detail"] == "boom"
+    assert rows[1]["request_id"] == "r1"
     assert before <= rows[1]["timestamp"] <= time.time()
     assert log.recent(limit=1)[0]["path"] == "/b"
     with sqlite3.connect(db) as conn:
@@ -90,16 +93,19 @@ def test_record_stores_the_traceback_type_fingerprint_and_context(log: ErrorLog)
     assert record.exception_type == "ValueError"
     assert record.detail == "bad value"
     assert (record.method, record.path, record.status_code) == ("GET", "/items/1", 500)
-    assert record.request_id == "req-1" and record.user == "alice"
+    assert record.request_id == "req-1"
+    assert record.user == "alice"
     assert "Traceback (most recent call last)" in record.traceback
-    assert "in fail" in record.traceback and "ValueError: bad value" in record.traceback
+    assert "in fail" in record.traceback
+    assert "ValueError: bad value" in record.traceback
     assert len(record.fingerprint) == 16
     assert record.headers == [
         ("authorization", "[redacted]"),
         ("cookie", "[redacted]"),
         ("accept", "*/*"),
     ]
-    assert "secret" not in str(record.to_dict()) and "sid=s" not in str(record.to_dict())
+    assert "secret" not in str(record.to_dict())
+    assert "sid=s" not in str(record.to_dict())
 
 
 def test_same_error_same_group_other_error_other_group(log: ErrorLog) -> None:
@@ -111,7 +117,8 @@ def test_same_error_same_group_other_error_other_group(log: ErrorLog) -> None:
     def other() -> None:
         raise KeyError("elsewhere")
 
-    for call in (lambda: fail(1), lambda: fail(0), other, lambda: fail(2)):
+    calls: list[Callable[[], None]] = [lambda: fail(1), lambda: fail(0), other, lambda: fail(2)]
+    for call in calls:
         try:
             call()
         except KeyError as exc:
@@ -144,7 +151,8 @@ def test_chained_exceptions_keep_both_tracebacks(log: ErrorLog) -> None:
         log.record(exc, ErrorContext(kind="http"))
     log.flush()
     text = log.query()[0].traceback
-    assert "OSError: disk" in text and "RuntimeError: outer" in text
+    assert "OSError: disk" in text
+    assert "RuntimeError: outer" in text
     assert "direct cause" in text
 
 
@@ -255,7 +263,7 @@ def test_flush_times_out_with_a_clear_error(db: Path) -> None:
     blocker.execute("BEGIN EXCLUSIVE")
     log = ErrorLog(db, busy_timeout=2.0)
     log.append(method="GET", path="/", status_code=500)
-    with pytest.raises(ErrorLogError, match="did not finish writing within 0.2 s"):
+    with pytest.raises(ErrorLogError, match=r"did not finish writing within 0\.2 s"):
         log.flush(timeout=0.2)
     blocker.rollback()
     blocker.close()

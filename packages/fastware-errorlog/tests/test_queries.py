@@ -120,10 +120,12 @@ def test_groups_first_last_seen_and_stats(log: ErrorLog) -> None:
         assert group.first_seen <= group.last_seen
         assert log.get(group.last_id) is not None
     latest = log.groups(limit=1)[0]
-    assert latest.kind == "websocket" and latest.exception_type == "ValueError"
+    assert latest.kind == "websocket"
+    assert latest.exception_type == "ValueError"
     assert log.count(fingerprint=groups[0].fingerprint) == groups[0].count
     stats = log.stats(top=3)
-    assert stats.total == 31 and stats.groups == 7
+    assert stats.total == 31
+    assert stats.groups == 7
     assert stats.by_status == {"500": 15, "503": 15, "1011": 1}
     assert stats.by_kind == {"appended": 30, "websocket": 1}
     assert len(stats.top) == 3
@@ -155,7 +157,9 @@ def test_retention_is_enforced_by_the_writer(db: Path) -> None:
 
 def test_a_missing_file_reads_as_empty(db: Path) -> None:
     log = ErrorLog(db)
-    assert log.query() == [] and log.count() == 0 and log.groups() == []
+    assert log.query() == []
+    assert log.count() == 0
+    assert log.groups() == []
     assert log.stats().total == 0
     assert log.prune(keep=1) == 0
     assert not db.exists()

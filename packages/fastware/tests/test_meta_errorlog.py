@@ -34,13 +34,15 @@ def crashing_router() -> Router:
 def test_on_by_default_and_flushed_at_shutdown(error_log_in_tmp: Path, door: str) -> None:
     app = create_app(crashing_router())
     log = app.config.error_recorder
-    assert isinstance(log, ErrorLog) and log.path == error_log_in_tmp
+    assert isinstance(log, ErrorLog)
+    assert log.path == error_log_in_tmp
     with TestClient(app, door=door, raise_server_exceptions=False) as client:
         assert client.get("/ok").status_code == 200
         assert client.get("/crash").status_code == 500
     # no flush: the lifespan shutdown closed the log
     [record] = ErrorLog(error_log_in_tmp).query()
-    assert record.path == "/crash" and "RuntimeError: kaput" in record.traceback
+    assert record.path == "/crash"
+    assert "RuntimeError: kaput" in record.traceback
 
 
 def test_the_default_file_is_in_the_working_directory(
@@ -62,7 +64,8 @@ def test_a_path_an_instance_or_off(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     given = create_app(crashing_router(), config=AppConfig(error_log=mine)).config
     assert given.error_recorder is mine
     off = create_app(crashing_router(), error_log=False).config
-    assert off.error_recorder is None and off.error_log is None
+    assert off.error_recorder is None
+    assert off.error_log is None
     monkeypatch.setenv("FASTWARE_ERROR_LOG", "off")
     assert create_app(crashing_router()).config.error_recorder is None
 
@@ -118,10 +121,12 @@ def test_the_page_is_protected_by_the_dependency(error_log_in_tmp: Path) -> None
         client.get("/crash")
         log.flush()
         refused = client.get("/ops/errors/")
-        assert refused.status_code == 403 and refused.json() == {"detail": "admins only"}
+        assert refused.status_code == 403
+        assert refused.json() == {"detail": "admins only"}
         assert client.get("/ops/errors/errors/1").status_code == 403
         page = client.get("/ops/errors/", headers={"x-role": "admin"})
-        assert page.status_code == 200 and "RuntimeError" in page.text
+        assert page.status_code == 200
+        assert "RuntimeError" in page.text
         assert 'href="/ops/errors/errors/1"' in page.text
 
 
@@ -134,7 +139,8 @@ def test_fastware_errors_cli(error_log_in_tmp: Path, capsys: pytest.CaptureFixtu
     assert "Traceback (most recent call last)" in capsys.readouterr().out
     assert main(["errors", "show", "7"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("fastware errors: error: no error with id 7")
+    assert err.count("\n") == 1
+    assert err.startswith("fastware errors: error: no error with id 7")
     assert main(["errors", "list", "--db", "/nonexistent/x.db"]) == 1
     assert "no error log at /nonexistent/x.db" in capsys.readouterr().err
 

@@ -30,6 +30,11 @@ from .records import ErrorFilter, ErrorGroup, ErrorRecord, ErrorStats
 
 __all__ = (
     "DEFAULT_PATH",
+    "MAX_DETAIL",
+    "MAX_HEADERS",
+    "MAX_PATH",
+    "MAX_TRACEBACK",
+    "REDACTED_HEADERS",
     "ErrorFilter",
     "ErrorGroup",
     "ErrorLog",
@@ -37,10 +42,5 @@ __all__ = (
     "ErrorLogStatus",
     "ErrorRecord",
     "ErrorStats",
-    "MAX_DETAIL",
-    "MAX_HEADERS",
-    "MAX_PATH",
-    "MAX_TRACEBACK",
-    "REDACTED_HEADERS",
     "error_log_router",
 )

@@ -46,14 +46,14 @@ from .records import ErrorFilter, ErrorGroup, ErrorRecord, ErrorStats
 
 __all__ = (
     "DEFAULT_PATH",
-    "ErrorLog",
-    "ErrorLogError",
-    "ErrorLogStatus",
     "MAX_DETAIL",
     "MAX_HEADERS",
     "MAX_PATH",
     "MAX_TRACEBACK",
     "REDACTED_HEADERS",
+    "ErrorLog",
+    "ErrorLogError",
+    "ErrorLogStatus",
 )
 
 logger = logging.getLogger("fastware.errorlog")
@@ -158,7 +158,7 @@ class ErrorLog:
         self.min_status = min_status
         """The lowest HTTPError status recorded (fastware-core reads it)."""
         self.prune_interval = prune_interval
-        self.retry_delays = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+        self.retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
         """Seconds between write attempts after a failure (the last one repeats)."""
         self._queue: deque[Any] = deque()
         self._wakeup = threading.Event()
