@@ -270,3 +270,27 @@ def test_flush_times_out_with_a_clear_error(db: Path) -> None:
     log.flush()
     assert log.count() == 1
     log.close()
+
+
+def test_record_keeps_neither_the_exception_nor_its_frames(log: ErrorLog) -> None:
+    import gc
+    import weakref
+
+    class Held:
+        pass
+
+    def fail(held: Held) -> None:
+        raise RuntimeError("held")
+
+    held = Held()
+    watcher = weakref.ref(held)
+    try:
+        fail(held)
+    except RuntimeError as exc:
+        log.record(exc, ErrorContext(kind="websocket", path="/ws"))
+    del held
+    gc.collect()
+    assert watcher() is None  # the handler's locals are free before the row is written
+    log.flush()
+    assert "RuntimeError: held" in log.query()[0].traceback
+    assert "in fail" in log.query()[0].traceback

@@ -71,6 +71,8 @@ MAX_PATH = 2 * 1024
 MAX_HEADERS = 8 * 1024
 """Largest header set stored (JSON characters); beyond it the headers are left out."""
 _MAX_SHORT = 256  # method, request id, user, task name, exception type
+MAX_FRAMES = 200
+"""Frames kept per traceback (the innermost ones)."""
 
 REDACTED_HEADERS = frozenset(
     {
@@ -192,9 +194,26 @@ class ErrorLog:
     def record(self, exc: BaseException, context: ErrorContext) -> None:
         """Queue one exception with its context (fastware-core's ``ErrorRecorder``).
 
-        The traceback is formatted by the writer thread, not here.
+        Only a summary of the traceback (file, line and function of each frame) is taken
+        here; source lines are read and the text formatted by the writer thread. The
+        exception and its frames are not kept: holding them would keep the request's
+        objects alive (and Granian's RSGI WebSocket close waits for them to be released).
         """
-        self._put((time.time(), exc, exc.__traceback__, context))
+        kind = type(exc)
+        module = kind.__module__
+        name = kind.__qualname__
+        type_name = name if module in ("builtins", "__main__") else f"{module}.{name}"
+        try:
+            summary: tb.TracebackException | None = tb.TracebackException(
+                kind, exc, exc.__traceback__, limit=-MAX_FRAMES, lookup_lines=False, compact=True
+            )
+        except Exception:  # a hostile object in the chain
+            summary = None
+        try:
+            message = str(exc)
+        except Exception:
+            message = f"<{type_name} whose str() fails>"
+        self._put((time.time(), summary, type_name, message, context))
 
     def _put(self, item: Any) -> None:
         if self._pid != os.getpid():
@@ -598,7 +617,7 @@ _INSERT = (
 
 def _row(item: tuple[Any, ...]) -> tuple[Any, ...]:
     """A queued item as the values of :data:`_INSERT` (runs on the writer thread)."""
-    if len(item) == 4:
+    if len(item) == 5:
         return _exception_row(*item)
     timestamp, method, path, status, detail, request_id, user, traceback = item
     method, path = _short(method), _clip(_text(path), MAX_PATH)
@@ -622,24 +641,21 @@ def _row(item: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _exception_row(
-    timestamp: float, exc: BaseException, trace: Any, context: ErrorContext
+    timestamp: float,
+    summary: tb.TracebackException | None,
+    type_name: str,
+    message: str,
+    context: ErrorContext,
 ) -> tuple[Any, ...]:
-    try:
-        summary = tb.TracebackException(type(exc), exc, trace, compact=True)
-        text = "".join(summary.format())
-        frames: Iterable[tb.FrameSummary] = summary.stack
-    except Exception as format_error:  # a broken __str__ or a hostile object
-        text = f"{type(exc).__qualname__}: <the traceback could not be formatted: {format_error!r}>"
-        frames = ()
-    kind = type(exc)
-    module = kind.__module__
-    type_name = (
-        kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
-    )
-    try:
-        message = str(exc)
-    except Exception:
-        message = f"<{type_name} whose str() fails>"
+    frames: Iterable[tb.FrameSummary] = ()
+    if summary is None:
+        text = f"{type_name}: {message}\n<the traceback could not be captured>"
+    else:
+        try:
+            text = "".join(summary.format())
+            frames = summary.stack
+        except Exception as format_error:  # a broken __str__ or a hostile object
+            text = f"{type_name}: <the traceback could not be formatted: {format_error!r}>"
     detail = context.detail or message
     if context.detail and message and context.detail not in message:
         detail = f"{context.detail}: {message}"
