@@ -14,7 +14,6 @@ import hashlib
 import os
 import sys
 import sysconfig
-import traceback
 from collections.abc import Iterable
 
 __all__ = ("app_frames", "fingerprint", "fingerprint_request", "is_app_file")
@@ -72,14 +71,15 @@ def _short(filename: str) -> str:
     return "/".join(parts[-2:])
 
 
-def app_frames(frames: Iterable[traceback.FrameSummary]) -> list[tuple[str, str]]:
-    """The ``(file, function)`` pairs that make a fingerprint (see the module docstring)."""
-    every = [(frame.filename, frame.name) for frame in frames]
+def app_frames(frames: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ``(file, function)`` pairs of ``frames`` (``(file, function)`` pairs, outermost
+    first) that make a fingerprint (see the module docstring)."""
+    every = list(frames)
     mine = [(_short(file), name) for file, name in every if is_app_file(file)]
     return mine or [(_short(file), name) for file, name in every]
 
 
-def fingerprint(exception_type: str, frames: Iterable[traceback.FrameSummary]) -> str:
+def fingerprint(exception_type: str, frames: Iterable[tuple[str, str]]) -> str:
     """The fingerprint of an exception of ``exception_type`` raised through ``frames``."""
     digest = hashlib.sha256(exception_type.encode())
     for file, name in app_frames(frames):

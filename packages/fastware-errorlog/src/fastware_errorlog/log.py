@@ -22,12 +22,12 @@ What keeps rows from being lost:
 from __future__ import annotations
 
 import atexit
+import linecache
 import logging
 import os
 import sqlite3
 import threading
 import time
-import traceback as tb
 import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -199,21 +199,8 @@ class ErrorLog:
         exception and its frames are not kept: holding them would keep the request's
         objects alive (and Granian's RSGI WebSocket close waits for them to be released).
         """
-        kind = type(exc)
-        module = kind.__module__
-        name = kind.__qualname__
-        type_name = name if module in ("builtins", "__main__") else f"{module}.{name}"
-        try:
-            summary: tb.TracebackException | None = tb.TracebackException(
-                kind, exc, exc.__traceback__, limit=-MAX_FRAMES, lookup_lines=False, compact=True
-            )
-        except Exception:  # a hostile object in the chain
-            summary = None
-        try:
-            message = str(exc)
-        except Exception:
-            message = f"<{type_name} whose str() fails>"
-        self._put((time.time(), summary, type_name, message, context))
+        captured = _capture(exc)
+        self._put((time.time(), captured, context))
 
     def _put(self, item: Any) -> None:
         if self._pid != os.getpid():
@@ -617,7 +604,7 @@ _INSERT = (
 
 def _row(item: tuple[Any, ...]) -> tuple[Any, ...]:
     """A queued item as the values of :data:`_INSERT` (runs on the writer thread)."""
-    if len(item) == 5:
+    if len(item) == 3:
         return _exception_row(*item)
     timestamp, method, path, status, detail, request_id, user, traceback = item
     method, path = _short(method), _clip(_text(path), MAX_PATH)
@@ -640,22 +627,13 @@ def _row(item: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _exception_row(
-    timestamp: float,
-    summary: tb.TracebackException | None,
-    type_name: str,
-    message: str,
-    context: ErrorContext,
-) -> tuple[Any, ...]:
-    frames: Iterable[tb.FrameSummary] = ()
-    if summary is None:
-        text = f"{type_name}: {message}\n<the traceback could not be captured>"
-    else:
-        try:
-            text = "".join(summary.format())
-            frames = summary.stack
-        except Exception as format_error:  # a broken __str__ or a hostile object
-            text = f"{type_name}: <the traceback could not be formatted: {format_error!r}>"
+def _exception_row(timestamp: float, captured: _Captured, context: ErrorContext) -> tuple[Any, ...]:
+    try:
+        text = _format(captured)
+    except Exception as format_error:  # pragma: no cover - defensive
+        text = f"{captured.type_name}: <the traceback could not be formatted: {format_error!r}>"
+    type_name, message = captured.type_name, captured.message
+    frames = [(file, name) for file, _, name in captured.frames]
     detail = context.detail or message
     if context.detail and message and context.detail not in message:
         detail = f"{context.detail}: {message}"
@@ -675,6 +653,85 @@ def _exception_row(
         _short(context.task),
         os.getpid(),
     )
+
+
+class _Captured:
+    """What is kept of an exception until the writer formats it: no frame, no object."""
+
+    __slots__ = ("cause", "context", "frames", "message", "type_name")
+
+    def __init__(
+        self,
+        type_name: str,
+        message: str,
+        frames: list[tuple[str, int, str]],
+        cause: _Captured | None,
+        context: _Captured | None,
+    ) -> None:
+        self.type_name = type_name
+        self.message = message
+        self.frames = frames
+        self.cause = cause
+        self.context = context
+
+
+def _capture(exc: BaseException, seen: set[int] | None = None, depth: int = 0) -> _Captured:
+    """Type, message, ``(file, line, function)`` of the innermost :data:`MAX_FRAMES` frames,
+    and the chained exceptions (cause or context). A few µs: source lines are read later."""
+    seen = set() if seen is None else seen
+    seen.add(id(exc))
+    kind = type(exc)
+    module, name = kind.__module__, kind.__qualname__
+    type_name = name if module in ("builtins", "__main__") else f"{module}.{name}"
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<{type_name} whose str() fails>"
+    frames: deque[tuple[str, int, str]] = deque(maxlen=MAX_FRAMES)
+    trace = exc.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        frames.append((code.co_filename, trace.tb_lineno, code.co_name))
+        trace = trace.tb_next
+    cause = context = None
+    if depth < 10:
+        if exc.__cause__ is not None and id(exc.__cause__) not in seen:
+            cause = _capture(exc.__cause__, seen, depth + 1)
+        elif (
+            exc.__context__ is not None
+            and not exc.__suppress_context__
+            and id(exc.__context__) not in seen
+        ):
+            context = _capture(exc.__context__, seen, depth + 1)
+    return _Captured(type_name, message, list(frames), cause, context)
+
+
+def _format(captured: _Captured) -> str:
+    """Python's traceback layout, source lines included (runs on the writer thread)."""
+    parts: list[str] = []
+    if captured.cause is not None:
+        parts += [
+            _format(captured.cause),
+            "\nThe above exception was the direct cause of the following exception:\n\n",
+        ]
+    elif captured.context is not None:
+        parts += [
+            _format(captured.context),
+            "\nDuring handling of the above exception, another exception occurred:\n\n",
+        ]
+    if captured.frames:
+        parts.append("Traceback (most recent call last):\n")
+        for file, line, name in captured.frames:
+            parts.append(f'  File "{file}", line {line}, in {name}\n')
+            source = linecache.getline(file, line).strip()
+            if source:
+                parts.append(f"    {source}\n")
+    parts.append(
+        f"{captured.type_name}: {captured.message}\n"
+        if captured.message
+        else f"{captured.type_name}\n"
+    )
+    return "".join(parts)
 
 
 def _dropped_row(count: int, capacity: int) -> tuple[Any, ...]:
