@@ -53,6 +53,7 @@ class Endpoint:
     expected_body: bytes
     media_type: str
     request_body: bytes | None = None
+    status: int = 200
 
 
 ECHO_BODY = b'{"name":"widget","price":9.5,"tags":["a","b"]}'
@@ -71,6 +72,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("big", "GET", "/big", _big_body(), "application/json"),
     # The /json answer from a route with three plain dependencies (fastware only).
     Endpoint("deps", "GET", "/deps", b'{"message":"Hello, World!"}', "application/json"),
+    # A handler that raises: 500, and a row with its traceback in the error log.
+    Endpoint(
+        "raise",
+        "GET",
+        "/raise",
+        b'{"detail":"Internal server error"}',
+        "application/json",
+        status=500,
+    ),
 )
 BASE_ENDPOINTS = ("plaintext", "json", "users", "echo", "big")
 ENDPOINTS_BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
@@ -123,6 +133,22 @@ APPS: tuple[App, ...] = (
         "fastware_app:app",
         {"BENCH_DI": "1"},
         ("json", "deps"),
+    ),
+    App(
+        "fastware_rsgi_errorlog",
+        "fastware (RSGI), fastware.create_app with its error log",
+        "rsgi",
+        "fastware_app:app",
+        {"BENCH_ERRORLOG": "1"},
+        ("json", "raise"),
+    ),
+    App(
+        "fastware_asgi_errorlog",
+        "fastware (ASGI), fastware.create_app with its error log",
+        "asgi",
+        "fastware_app:app",
+        {"BENCH_ERRORLOG": "1"},
+        ("json", "raise"),
     ),
     App(
         "fastware_rsgi_decoys10",
@@ -257,6 +283,8 @@ def start_server(app: App, log_dir: Path) -> Server:
     ]  # fmt: skip
     env = {**os.environ, **app.env}
     env.setdefault("BENCH_DECOYS", "100")
+    if app.env.get("BENCH_ERRORLOG"):
+        env["FASTWARE_ERROR_LOG"] = str(log_dir / f"{app.name}-{port}-errors.db")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -369,10 +397,15 @@ def check_answers(servers: dict[str, Server]) -> None:
                 problems.append(f"{server.app.label} {endpoint.method} {endpoint.path}: {exc!r}")
                 continue
             media_type = content_type.split(";", 1)[0].strip().lower()
-            if status != 200 or media_type != endpoint.media_type or body != endpoint.expected_body:
+            if (
+                status != endpoint.status
+                or media_type != endpoint.media_type
+                or body != endpoint.expected_body
+            ):
                 problems.append(
                     f"{server.app.label} {endpoint.method} {endpoint.path}: got {status} "
-                    f"{content_type!r} {body[:200]!r}; expected 200 {endpoint.media_type!r} "
+                    f"{content_type!r} {body[:200]!r}; expected {endpoint.status} "
+                    f"{endpoint.media_type!r} "
                     f"{endpoint.expected_body[:200]!r}"
                 )
     if problems:
@@ -645,7 +678,12 @@ def results_table(results: Results, apps: Sequence[App], min_busy: float) -> lis
                 if len(samples) > 1
                 else None
             )
-            flag = " ⚠" if any(s.non_2xx or s.socket_errors for s in samples) else ""
+            expected_errors = endpoint.status >= 400  # every answer is non-2xx by design
+            flag = (
+                " ⚠"
+                if any((s.non_2xx and not expected_errors) or s.socket_errors for s in samples)
+                else ""
+            )
             if any(s.core_busy < min_busy for s in samples):
                 flag += " ~"
             lines.append(
@@ -661,7 +699,10 @@ def results_table(results: Results, apps: Sequence[App], min_busy: float) -> lis
         f"- {APPS_BY_NAME[app].label} {endpoint}: {sum(s.non_2xx for s in samples)} non-2xx, "
         f"{sum(s.socket_errors for s in samples)} socket errors"
         for (app, endpoint), samples in results.samples.items()
-        if any(s.non_2xx or s.socket_errors for s in samples)
+        if any(
+            (s.non_2xx and ENDPOINTS_BY_NAME[endpoint].status < 400) or s.socket_errors
+            for s in samples
+        )
     ]
     if errors:
         lines += ["⚠ errors during measurement (wrk counts):", "", *errors, ""]
@@ -722,8 +763,86 @@ def targets(results: Results) -> list[str]:
             f"CPU {cpu_many:.1f} vs {cpu_few:.1f} µs/req ({cpu_many / cpu_few - 1:+.1%})"
         )
     lines += di_cost(results)
+    lines += error_cost(results)
     lines.append("")
     return lines
+
+
+def error_cost(results: Results) -> list[str]:
+    """What an unhandled exception costs with the default error log: a route that raises
+    (500, logged to stderr, a row with its traceback queued) against /json in the same app."""
+    lines = []
+    for door in ("rsgi", "asgi"):
+        name = f"fastware_{door}_errorlog"
+        cpu_ok, cpu_raise = results.median_cpu(name, "json"), results.median_cpu(name, "raise")
+        rps_ok, rps_raise = results.median_rps(name, "json"), results.median_rps(name, "raise")
+        if cpu_ok and cpu_raise and rps_ok and rps_raise:
+            lines.append(
+                f"- Errors, {door.upper()}: /raise (500 + logged + recorded) costs "
+                f"{cpu_raise:.1f} µs/req vs {cpu_ok:.1f} for /json ({cpu_raise / cpu_ok:.2f}x "
+                f"CPU; req/s {rps_raise / rps_ok:.2f}x)"
+            )
+    return lines
+
+
+APPEND_COST = r"""
+import time, tempfile, os
+from fastware_core.recording import ErrorContext
+from fastware_errorlog import ErrorLog
+N = 20000
+with tempfile.TemporaryDirectory() as tmp:
+    log = ErrorLog(os.path.join(tmp, "errors.db"), max_queue=N * 2)
+    log.append(method="GET", path="/warm", status_code=500)
+    log.flush()
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for i in range(N):
+            log.append(method="GET", path="/items/42", status_code=500, detail="boom",
+                       request_id="0123456789abcdef")
+        best = min(best, (time.perf_counter() - started) / N)
+        log.flush(timeout=120)
+    def fail(depth):
+        if depth == 0:
+            raise ValueError("boom")
+        fail(depth - 1)
+    try:
+        fail(10)
+    except ValueError as exc:
+        error = exc
+    context = ErrorContext(kind="http", method="GET", path="/items/42", request_id="r",
+                           headers=(("host", "x"), ("authorization", "Bearer t")))
+    record_best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for i in range(2000):
+            log.record(error, context)
+        record_best = min(record_best, (time.perf_counter() - started) / 2000)
+        log.flush(timeout=120)
+    log.close()
+    print(f"{best * 1e6:.2f} {record_best * 1e6:.2f}")
+"""
+
+
+def append_cost() -> list[str]:
+    """Event-loop time of ``ErrorLog.append`` and ``record`` (the write happens in the
+    writer thread), measured in a subprocess on the server CPU."""
+    result = subprocess.run(
+        ["taskset", "-c", SERVER_CPU, sys.executable, "-c", APPEND_COST],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"the append benchmark failed: {result.stderr}")
+    append_us, record_us = (float(v) for v in result.stdout.split())
+    verdict = "PASS" if append_us <= 5.0 else "MISS"
+    return [
+        f"- {verdict} ErrorLog.append on the request path ≤ 5 µs: {append_us:.2f} µs "
+        f"(record() of a 12-frame exception: {record_us:.2f} µs; both best of 5, the SQLite "
+        "write runs in the writer thread)"
+    ]
 
 
 def di_cost(results: Results) -> list[str]:
@@ -873,6 +992,8 @@ def run(args: argparse.Namespace) -> str:
                     rss = peak_rss_mib(process_tree(servers[app.name].pid)[1:])
                     results.peak_rss[app.name] = max(results.peak_rss.get(app.name, 0.0), rss)
     lines = header(args, apps) + results_table(results, apps, args.min_busy) + targets(results)
+    if not args.only or any(name.endswith("_errorlog") for name in args.only):
+        lines += ["## Error log", "", *append_cost(), ""]
     return "\n".join(lines)
 
 

@@ -125,6 +125,16 @@ if os.environ.get("BENCH_DI"):
 else:
     create_app = create_core_app
 
+if os.environ.get("BENCH_ERRORLOG"):
+
+    @router.get("/raise")
+    async def raise_(request: Request) -> None:
+        """``GET /raise``: an unhandled exception (500, and a row in the error log)."""
+        raise ValueError("the benchmark's unhandled exception")
+
+    # fastware.create_app wires in the error log ($FASTWARE_ERROR_LOG).
+    from fastware import create_app
+
 # BENCH_STACK=default keeps create_app's default middleware (request ids and timing) on, to
 # measure what the default stack costs against the bare app.
 if os.environ.get("BENCH_STACK") == "default":

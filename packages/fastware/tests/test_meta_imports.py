@@ -11,6 +11,7 @@ import fastware
 COMPAT_MODULES = (
     "app",
     "di",
+    "error_log",
     "middleware",
     "request",
     "responses",

@@ -26,6 +26,7 @@ from .exceptions import FastwareError
 from .injection import Injector
 from .middleware import HookMiddleware
 from .middleware.timing import ErrorSink
+from .recording import ErrorRecorder
 from .routing import Router
 from .rsgi import HeaderEditingProtocol, RSGIDoor
 from .types import ASGIApp, Receive, RSGIScope, Scope, Send
@@ -78,8 +79,13 @@ class AppConfig:
     vite_backend_prefixes: list[str] | None = None
     """Paths the Vite proxy always sends to the backend (provided by fastware-dev)."""
     error_log: ErrorSink | None = None
-    """Anything with ``append(method=, path=, status_code=, detail=, request_id=)``: 5xx
-    answers are reported to it (the fastware-errorlog seam)."""
+    """Anything with ``append(method=, path=, status_code=, detail=, request_id=)``: every
+    5xx answer sent is reported to it (0.6.3's seam; no traceback), unless ``error_recorder``
+    is the same object and already recorded that request's exception."""
+    error_recorder: ErrorRecorder | None = None
+    """Receives every unhandled exception with its traceback and context (HTTP, WebSocket,
+    streams; see :mod:`fastware_core.recording`), e.g. fastware-errorlog's ``ErrorLog``,
+    which ``fastware.create_app`` wires in by default."""
     max_body_size: int | None = 10 * 1024 * 1024
     """Largest accepted request body in bytes (413 beyond); ``None`` for no limit."""
     max_json_depth: int = DEFAULT_MAX_DEPTH

@@ -33,6 +33,7 @@ from .middleware import (
     RequestTimingMiddleware,
     TrustedHostMiddleware,
 )
+from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
 from .routing import CompiledRouter, RouteEntry, Router
@@ -83,6 +84,8 @@ class Dispatcher:
         """Whether ``request.json()`` refuses bodies whose media type is not JSON (415)."""
         self._deadlines = Deadlines(config.body_timeout) if config.body_timeout else None
         self._injector = config.injector
+        self._recorder = config.error_recorder
+        """Where unhandled exceptions go (:mod:`fastware_core.recording`); error paths only."""
         self._compiled: CompiledRouter | None = None
         self._routes_checked = False  # a broken route raises at create_app, later it answers 500
         self._static = StaticFiles(config.static_dir) if config.static_dir is not None else None
@@ -249,12 +252,19 @@ class Dispatcher:
                     request.method,
                     request.path,
                 )
+                if self._recorder is not None:
+                    record_error(self._recorder, handler_exc, request, "http", 500)
                 if reraise:
                     raise
                 return SERVER_ERROR
         if isinstance(exc, HTTPError):
+            recorder = self._recorder
+            if recorder is not None and exc.status_code >= recorder.min_status:
+                record_error(recorder, exc, request, "http", exc.status_code, str(exc.detail))
             return self._error(exc.status_code, exc.detail, exc.headers)
         self.logger.exception("Unhandled error in %s %s", request.method, request.path)
+        if self._recorder is not None:
+            record_error(self._recorder, exc, request, "http", 500)
         if reraise:
             raise exc
         return SERVER_ERROR
@@ -449,12 +459,16 @@ class Dispatcher:
                     result = handler(websocket, exc)
                     if inspect.isawaitable(result):
                         await result
-                except Exception:
+                except Exception as handler_exc:
                     self.logger.exception(
                         "Exception handler failed for WebSocket %s", websocket.path
                     )
+                    if self._recorder is not None:
+                        record_error(self._recorder, handler_exc, websocket, "websocket", 1011)
             else:
                 self.logger.exception("Unhandled error in WebSocket %s", websocket.path)
+                if self._recorder is not None:
+                    record_error(self._recorder, exc, websocket, "websocket", 1011)
             if not websocket.closed:
                 try:
                     await websocket.close(1011)

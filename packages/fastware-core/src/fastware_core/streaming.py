@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .dispatch import Dispatcher, current_task
+from .recording import record_error
 from .request import Request, mark_disconnected
 from .responses import Response, _text_type
 from .websocket import WebSocket, close_at_once
@@ -157,12 +158,22 @@ class Streaming(Dispatcher):
                 chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 break
-            except Exception:
+            except Exception as exc:
                 self.logger.exception(
                     "Error in the stream of %s %s; ending the response",
                     request.method,
                     request.path,
                 )
+                if self._recorder is not None:
+                    record_error(
+                        self._recorder,
+                        exc,
+                        request,
+                        "http",
+                        500,
+                        "the stream raised after "
+                        "the response started; the client got a truncated body",
+                    )
                 break
             if isinstance(chunk, str):
                 chunk = chunk.encode("utf-8")

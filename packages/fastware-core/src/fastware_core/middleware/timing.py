@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from fastware_core.recording import RECORDED_KEY
 from fastware_core.types import ASGIApp
 
 from .base import Connection, HookMiddleware
@@ -98,6 +99,8 @@ class RequestTimingMiddleware(HookMiddleware):
                     },
                 )
         if status >= 500 and self.error_log is not None:
+            if conn.state.get(RECORDED_KEY) is self.error_log:
+                return  # the same log recorded this request's exception, with its traceback
             request_id = conn.state.get("request_id") or ""
             try:
                 self.error_log.append(
