@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastware_core import FastwareError, Router, TestClient, WebSocket, create_app
+from fastware_core import App, FastwareError, Router, TestClient, WebSocket, create_app
 from fastware_core.gating import FlagSource
 from fastware_core.routing import RouteDefinitionError
 from fastware_core.testing import WebSocketDenied
@@ -22,7 +22,7 @@ class Flags:
         return self.values.get(name, False)
 
 
-def gated_app(flags: Flags) -> tuple[Router, object]:
+def gated_app(flags: Flags) -> tuple[Router, App]:
     router = Router()
 
     @router.get("/beta", feature="beta")

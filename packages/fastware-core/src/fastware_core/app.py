@@ -29,6 +29,7 @@ from .middleware import HookMiddleware
 from .middleware.timing import ErrorSink
 from .routing import Router
 from .rsgi import HeaderEditingProtocol, RSGIDoor
+from .tasks import TaskRegistry
 from .types import ASGIApp, Receive, RSGIScope, Scope, Send
 
 __all__ = ("App", "AppConfig", "ExceptionHandler", "create_app")
@@ -103,6 +104,9 @@ class AppConfig:
     """Feature flags (fastware-flags' ``FeatureFlags``, or anything with ``enabled(name)``):
     routes registered with ``feature=`` answer 404 while their flag is off, and gated tasks
     run only while theirs is on."""
+    tasks: TaskRegistry | None = None
+    """Background tasks, started after the lifespan started and stopped (in reverse start
+    order) before it ends."""
     json_content_types_only: bool = True
     """``request.json()``/``json_as()`` answer 415 for a body whose Content-Type is not JSON
     (``application/json`` or ``*/*+json``): a cross-site form can post ``text/plain`` or a
