@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from fastware_core import App, FastwareError, Router, TestClient, WebSocket, create_app
+from fastware_core import (
+    App,
+    FastwareError,
+    RouteDefinitionError,
+    Router,
+    TestClient,
+    WebSocket,
+    create_app,
+)
 from fastware_core.gating import FlagSource
-from fastware_core.routing import RouteDefinitionError
 from fastware_core.testing import WebSocketDenied
 
 
