@@ -11,11 +11,13 @@ import fastware
 COMPAT_MODULES = (
     "app",
     "di",
+    "features",
     "middleware",
     "request",
     "responses",
     "routing",
     "sse",
+    "tasks",
     "testing",
     "types",
     "websocket",
