@@ -62,7 +62,8 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert "usage: fastware" in capsys.readouterr().err
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
-        "fastware: error: unknown command 'nope' (commands: flags, routes, serve, status, stop, tasks)\n"
+        "fastware: error: unknown command 'nope' "
+        "(commands: flags, routes, serve, status, stop, tasks)\n"
     )
     assert main(["--bogus"]) == 2
 

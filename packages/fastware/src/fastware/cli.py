@@ -3,10 +3,10 @@
 Commands come from the entry-point group ``fastware.cli``: each entry point names an
 object with a one-line ``help``, ``configure(parser)`` and ``run(args) -> int`` (the
 :class:`Command` protocol). fastware-server contributes ``serve``, ``stop`` and
-``status``, fastware-flags ``flags``; this package contributes ``routes`` and ``tasks``. Only the command that runs is imported
-(``--help`` loads each command object for its one-line summary, which imports no server
-code). Errors are printed as one line on stderr with a non-zero exit status; ``--traceback``
-shows the whole traceback instead.
+``status``, fastware-flags ``flags``; this package contributes ``routes`` and ``tasks``.
+Only the command that runs is imported (``--help`` loads each command object for its
+one-line summary, which imports no server code). Errors are printed as one line on stderr
+with a non-zero exit status; ``--traceback`` shows the whole traceback instead.
 """
 
 from __future__ import annotations
