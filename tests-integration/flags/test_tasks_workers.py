@@ -125,3 +125,36 @@ def test_tasks_run_and_stop_over_the_asgi_door_too(
     started = {(task, pid) for event, task, pid in journal.lines() if event == "start"}
     assert server.stop() == 0
     assert started <= {(task, pid) for event, task, pid in journal.lines() if event == "stop"}
+
+
+def test_fastware_serve_starts_tasks_and_fastware_stop_stops_them(
+    tmp_path: Path, journal: Journal
+) -> None:
+    from support.granian import APPS_DIR, free_port
+
+    port = free_port()
+    pid_file = tmp_path / "server.pid"
+    env = {**os.environ, **task_env(tmp_path, journal), "PYTHONUNBUFFERED": "1"}
+    fastware = [sys.executable, "-m", "fastware"]
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*fastware, "serve", "fw_flags_app:app", "--port", str(port), "--workers", "2",
+             "--app-dir", str(APPS_DIR), "--pid-file", str(pid_file)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: len(journal.pids("start", "per-worker")) == 2, 20, "both workers' tasks")
+        wait_until(lambda: journal.pids("start", "per-host"), 5, "the once-per-host task")
+        started = {(task, pid) for event, task, pid in journal.lines() if event == "start"}
+        stopped_cli = subprocess.run(
+            [*fastware, "stop", "--pid-file", str(pid_file)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert stopped_cli.returncode == 0, stopped_cli.stderr
+        assert proc.wait(30) == 0, (tmp_path / "serve.log").read_text()
+        stopped = {(task, pid) for event, task, pid in journal.lines() if event == "stop"}
+        assert started <= stopped, f"not stopped: {started - stopped}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
