@@ -143,3 +143,30 @@ def test_redis_down_keeps_the_last_good_flags(
         )
     finally:
         redis_server.stop()
+
+
+def test_a_malformed_redis_value_keeps_the_last_good_flags(
+    redis_server: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    flags = FeatureFlags({"beta": False}, store=f"{redis_server.url}?key={key}", refresh_interval=0)
+    try:
+        flags.set_override("beta", True)
+        assert flags.enabled("beta") is True
+        client.hset(key, "gamma", "maybe")
+        client.publish(f"{key}:changed", "gamma")
+        wait_until(lambda: flags.status()["ok"] is False, 5, "the bad value being noticed")
+        assert flags.enabled("beta") is True
+        assert "flag 'gamma' has 'maybe'" in str(flags.status()["error"])
+        assert "keeping the last good overrides (beta=True)" in caplog.text
+        client.hset(key, "gamma", "0")
+        client.publish(f"{key}:changed", "gamma")
+        wait_until(lambda: flags.status()["ok"] is True, 5, "the fix being noticed")
+        assert flags.all_flags(include_overrides=True) == {"beta": True, "gamma": False}
+        flags.remove_override("beta")
+        assert client.hgetall(key) == {b"gamma": b"0"}
+    finally:
+        flags.close()
+        client.close()
