@@ -81,6 +81,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "application/json",
         status=500,
     ),
+    # The /json answer from a route gated on a feature flag that is on (fastware only).
+    Endpoint("gated", "GET", "/gated", b'{"message":"Hello, World!"}', "application/json"),
 )
 BASE_ENDPOINTS = ("plaintext", "json", "users", "echo", "big")
 ENDPOINTS_BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
@@ -149,6 +151,22 @@ APPS: tuple[App, ...] = (
         "fastware_app:app",
         {"BENCH_ERRORLOG": "1"},
         ("json", "raise"),
+    ),
+    App(
+        "fastware_rsgi_flags",
+        "fastware (RSGI), features=FeatureFlags",
+        "rsgi",
+        "fastware_app:app",
+        {"BENCH_FLAGS": "1"},
+        ("json", "gated"),
+    ),
+    App(
+        "fastware_asgi_flags",
+        "fastware (ASGI), features=FeatureFlags",
+        "asgi",
+        "fastware_app:app",
+        {"BENCH_FLAGS": "1"},
+        ("json", "gated"),
     ),
     App(
         "fastware_rsgi_decoys10",
@@ -764,6 +782,7 @@ def targets(results: Results) -> list[str]:
         )
     lines += di_cost(results)
     lines += error_cost(results)
+    lines += flag_cost(results)
     lines.append("")
     return lines
 
@@ -843,6 +862,33 @@ def append_cost() -> list[str]:
         f"(record() of a 12-frame exception: {record_us:.2f} µs; both best of 5, the SQLite "
         "write runs in the writer thread)"
     ]
+
+
+FLAG_CHECK_BUDGET_US = 1.0
+
+
+def flag_cost(results: Results) -> list[str]:
+    """What a feature gate costs: a route gated on a flag that is on (``feature=``) against
+    the same answer from an ungated route of the same app, in the same run."""
+    lines = []
+    for door in ("rsgi", "asgi"):
+        app = f"fastware_{door}_flags"
+        cpu_open = results.median_cpu(app, "json")
+        cpu_gated = results.median_cpu(app, "gated")
+        rps_open = results.median_rps(app, "json")
+        rps_gated = results.median_rps(app, "gated")
+        label = f"flag-gated /gated vs ungated /json, {door.upper()}"
+        if cpu_open is None or cpu_gated is None or not rps_open or not rps_gated:
+            lines.append(f"- n/a  {label}: not measured")
+            continue
+        extra = cpu_gated - cpu_open
+        verdict = "PASS" if extra <= FLAG_CHECK_BUDGET_US else "MISS"
+        lines.append(
+            f"- {verdict} {label} ≤ {FLAG_CHECK_BUDGET_US:.0f} µs: {cpu_gated:.1f} vs "
+            f"{cpu_open:.1f} µs/req ({extra:+.2f} µs); req/s ratio "
+            f"{rps_gated / rps_open:.3f}x"
+        )
+    return lines
 
 
 def di_cost(results: Results) -> list[str]:

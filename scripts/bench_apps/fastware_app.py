@@ -135,9 +135,27 @@ if os.environ.get("BENCH_ERRORLOG"):
     # fastware.create_app wires in the error log ($FASTWARE_ERROR_LOG).
     from fastware import create_app
 
+# BENCH_FLAGS=1 adds /gated, the /json answer gated on a feature flag that is on, read from
+# FeatureFlags with a JSON overrides store (checked by stat at most once a second).
+features = None
+if os.environ.get("BENCH_FLAGS"):
+    import tempfile
+
+    from fastware_flags import FeatureFlags
+
+    features = FeatureFlags(
+        {"bench": True}, overrides_path=os.path.join(tempfile.gettempdir(), "fw-bench-flags.json")
+    )
+
+    @router.get("/gated", feature="bench")
+    async def gated(request: Request) -> dict[str, str]:
+        """``GET /gated``: the /json answer, behind ``feature="bench"``."""
+        return {"message": "Hello, World!"}
+
+
 # BENCH_STACK=default keeps create_app's default middleware (request ids and timing) on, to
 # measure what the default stack costs against the bare app.
 if os.environ.get("BENCH_STACK") == "default":
-    app = create_app(router)
+    app = create_app(router, features=features)
 else:
-    app = create_app(router, request_id=False, request_timing=False)
+    app = create_app(router, request_id=False, request_timing=False, features=features)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -38,7 +39,7 @@ def test_help_lists_every_command_of_the_entry_point_group(
 ) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("routes", "serve", "status", "stop"):
+    for name in ("flags", "routes", "serve", "status", "stop", "tasks"):
         assert f"\n  {name} " in out
     assert "Serve an app with Granian" in out
 
@@ -61,7 +62,8 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert "usage: fastware" in capsys.readouterr().err
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
-        "fastware: error: unknown command 'nope' (commands: errors, routes, serve, status, stop)\n"
+        "fastware: error: unknown command 'nope' "
+        "(commands: errors, flags, routes, serve, status, stop, tasks)\n"
     )
     assert main(["--bogus"]) == 2
 
@@ -132,3 +134,46 @@ def test_server_compatibility_module() -> None:
     for name in ("write_marker", "list_markers", "remove_marker", "ServerStatus", "stop"):
         assert name in fastware.server.__all__
     assert not {m for m in modules_after("import fastware.server") if m.startswith("granian")}
+
+
+def test_flags_command_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "flags.json")
+    assert main(["flags", "set", "beta", "on", "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["flags", "list", "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["flags"][0]["name"] == "beta"
+    assert main(["flags", "set", "beta", "perhaps", "--store", store]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastware flags: error: the value of 'beta' must be a bool")
+    assert len(err.splitlines()) == 1
+
+
+def test_tasks_command_shows_published_tasks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from fastware.tasks import TaskRegistry
+
+    async def forever() -> None:
+        await asyncio.sleep(3600)
+
+    async def scenario() -> None:
+        registry = TaskRegistry(status_dir=tmp_path, name="shop")
+        registry.register("sweeper", lambda: forever, once="host", feature=None)
+        registry.register("mailer", lambda: forever)
+        await registry.start()
+        assert main(["tasks", "--status-dir", str(tmp_path), "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)["tasks"]
+        assert {(r["name"], r["state"], r["once"]) for r in rows} == {
+            ("sweeper", "running", "host"),
+            ("mailer", "running", "worker"),
+        }
+        assert main(["tasks", "--status-dir", str(tmp_path)]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert table[0].split() == ["PID", "TASK", "STATE", "ONCE", "FEATURE", "RESTARTS", "ERROR"]
+        await registry.stop()
+
+    asyncio.run(scenario())
+    assert main(["tasks", "--status-dir", str(tmp_path / "missing")]) == 1
+    assert "is not a directory" in capsys.readouterr().err

@@ -23,12 +23,14 @@ from .asgi import ASGIDoor, HeaderEditingSend, send_pairs
 from .connection import ASGIConnection, RSGIConnection
 from .dispatch import ExceptionHandler
 from .exceptions import FastwareError
+from .gating import FlagSource
 from .injection import Injector
 from .middleware import HookMiddleware
 from .middleware.timing import ErrorSink
 from .recording import ErrorRecorder
 from .routing import Router
 from .rsgi import HeaderEditingProtocol, RSGIDoor
+from .tasks import TaskRegistry
 from .types import ASGIApp, Receive, RSGIScope, Scope, Send
 
 __all__ = ("App", "AppConfig", "ExceptionHandler", "create_app")
@@ -104,6 +106,13 @@ class AppConfig:
     nosniff: bool = True
     """Send ``X-Content-Type-Options: nosniff`` with every response (unless it sets its own),
     so browsers never guess a JSON, static or error body to be HTML or script."""
+    features: FlagSource | None = None
+    """Feature flags (fastware-flags' ``FeatureFlags``, or anything with ``enabled(name)``):
+    routes registered with ``feature=`` answer 404 while their flag is off, and gated tasks
+    run only while theirs is on."""
+    tasks: TaskRegistry | None = None
+    """Background tasks, started after the lifespan started and stopped (in reverse start
+    order) before it ends."""
     json_content_types_only: bool = True
     """``request.json()``/``json_as()`` answer 415 for a body whose Content-Type is not JSON
     (``application/json`` or ``*/*+json``): a cross-site form can post ``text/plain`` or a

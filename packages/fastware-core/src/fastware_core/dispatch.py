@@ -25,6 +25,7 @@ from ._json import encode_json
 from .connection import Connection
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
+from .gating import gate_routes
 from .injection import Injector
 from .middleware import (
     CORSMiddleware,
@@ -179,6 +180,9 @@ class Dispatcher:
             compiled = source.transformed(
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
+        compiled = gate_routes(
+            compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
+        )
         self._routes_checked = True
         self._compiled = compiled
         return compiled
@@ -520,7 +524,13 @@ def _prepared(
     if call is None:
         return entry
     return RouteEntry(
-        entry.method, entry.segments, entry.handler, entry.deps, entry.response_model, call
+        entry.method,
+        entry.segments,
+        entry.handler,
+        entry.deps,
+        entry.response_model,
+        call,
+        entry.feature,
     )
 
 

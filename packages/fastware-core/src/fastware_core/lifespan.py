@@ -1,8 +1,9 @@
 """Lifespan: the app's own startup and shutdown, and driving other apps' lifespans.
 
 :class:`Lifecycle` (mixed into the app) enters the user's ``lifespan`` context, starts the
-lifespans of mounted ASGI apps and the dependency injector, and undoes all of it in reverse on
-shutdown, after open streams and WebSockets were told to finish. It also chains onto the
+lifespans of mounted ASGI apps, the dependency injector and the background tasks
+(``AppConfig.tasks``), and undoes all of it in reverse on shutdown, after open streams and
+WebSockets were told to finish. It also chains onto the
 server's SIGTERM/SIGINT handling so that streams learn about a shutdown as it begins.
 :class:`LifespanDriver` runs another ASGI app's lifespan protocol (mounts, the test client).
 """
@@ -96,7 +97,14 @@ class Lifecycle(Streaming):
                     self._mount_lifespans.append((prefix, driver))
             if self._injector is not None:
                 await self._injector.startup()
+            tasks = self.config.tasks
+            if tasks is not None:
+                if tasks.recorder is None:
+                    tasks.recorder = self.config.error_recorder  # crashes in the error log
+                await tasks.start(self.config.features)
         except BaseException as exc:
+            if self.config.tasks is not None:
+                await self.config.tasks.stop()
             await self._stop_mounts()
             if self._lifespan_cm is not None:
                 await self._lifespan_cm.__aexit__(type(exc), exc, exc.__traceback__)
@@ -126,6 +134,11 @@ class Lifecycle(Streaming):
         self.begin_shutdown(0)
         await self._close_streams()
         errors: list[BaseException] = []
+        if self.config.tasks is not None:
+            try:
+                await self.config.tasks.stop()  # before anything the tasks may use goes
+            except Exception as exc:
+                errors.append(exc)
         if self._injector is not None:
             try:
                 await self._injector.shutdown()

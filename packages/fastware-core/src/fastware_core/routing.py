@@ -151,7 +151,16 @@ def _threaded(handler: Callable[..., Any]) -> Callable[..., Any]:
 class RouteEntry:
     """One registered HTTP route, as the app dispatches it."""
 
-    __slots__ = ("call", "deps", "handler", "method", "path", "response_model", "segments")
+    __slots__ = (
+        "call",
+        "deps",
+        "feature",
+        "handler",
+        "method",
+        "path",
+        "response_model",
+        "segments",
+    )
 
     method: str
     """The upper-case method."""
@@ -167,6 +176,8 @@ class RouteEntry:
     """A type the result is validated against, or ``None``."""
     segments: tuple[ParsedSegment, ...]
     """The parsed pattern."""
+    feature: str | None
+    """The feature flag gating this route (answered 404 while it is off), or ``None``."""
 
     def __init__(
         self,
@@ -176,6 +187,7 @@ class RouteEntry:
         deps: dict[str, Any] | None,
         response_model: Any,
         call: Callable[..., Any] | None = None,
+        feature: str | None = None,
     ) -> None:
         self.method = method
         self.segments = segments
@@ -184,6 +196,7 @@ class RouteEntry:
         self.call = call or (handler if _is_async_callable(handler) else _threaded(handler))
         self.deps = deps or None
         self.response_model = response_model
+        self.feature = feature
 
     def __repr__(self) -> str:
         name = getattr(self.handler, "__qualname__", self.handler)
@@ -296,6 +309,15 @@ class _Registered(NamedTuple):
     deps: dict[str, Any] | None
     response_model: Any
     call: Callable[..., Any]
+    feature: str | None
+
+
+def _check_feature(feature: str | None) -> str | None:
+    if feature is not None and (not isinstance(feature, str) or not feature.strip()):
+        raise RouteDefinitionError(
+            f"feature= must be a flag name (a non-empty str), not {feature!r}"
+        )
+    return feature
 
 
 class CompiledRouter:
@@ -464,8 +486,12 @@ class Router:
         *,
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
+        feature: str | None = None,
     ) -> None:
         """Register ``handler`` for ``method`` (any case) at ``path``.
+
+        ``feature`` names a feature flag: while it is off the route answers 404, as if it
+        did not exist (the app needs ``create_app(..., features=flags)``).
 
         Raises:
             RouteDefinitionError: for an invalid method, pattern or converter.
@@ -477,7 +503,13 @@ class Router:
         deps_dict = dict(deps) if deps else None
         self._routes.append(
             _Registered(
-                _normalise_method(method), segments, handler, deps_dict, response_model, call
+                _normalise_method(method),
+                segments,
+                handler,
+                deps_dict,
+                response_model,
+                call,
+                _check_feature(feature),
             )
         )
         self._touch()
@@ -489,6 +521,7 @@ class Router:
         *,
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator registering the function for each of ``methods`` at ``path``."""
         if isinstance(methods, str):
@@ -499,66 +532,122 @@ class Router:
 
         def register(handler: HandlerT) -> HandlerT:
             for method in method_list:
-                self.add_route(method, path, handler, deps=deps, response_model=response_model)
+                self.add_route(
+                    method,
+                    path,
+                    handler,
+                    deps=deps,
+                    response_model=response_model,
+                    feature=feature,
+                )
             return handler
 
         return register
 
     def _verb(
-        self, method: str, path: str, deps: Mapping[str, Any] | None, response_model: Any
+        self,
+        method: str,
+        path: str,
+        deps: Mapping[str, Any] | None,
+        response_model: Any,
+        feature: str | None,
     ) -> Callable[[HandlerT], HandlerT]:
         def register(handler: HandlerT) -> HandlerT:
-            self.add_route(method, path, handler, deps=deps, response_model=response_model)
+            self.add_route(
+                method, path, handler, deps=deps, response_model=response_model, feature=feature
+            )
             return handler
 
         return register
 
     def get(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a GET route (HEAD is answered from it, without a body)."""
-        return self._verb("GET", path, deps, response_model)
+        return self._verb("GET", path, deps, response_model, feature)
 
     def post(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a POST route."""
-        return self._verb("POST", path, deps, response_model)
+        return self._verb("POST", path, deps, response_model, feature)
 
     def put(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a PUT route."""
-        return self._verb("PUT", path, deps, response_model)
+        return self._verb("PUT", path, deps, response_model, feature)
 
     def patch(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a PATCH route."""
-        return self._verb("PATCH", path, deps, response_model)
+        return self._verb("PATCH", path, deps, response_model, feature)
 
     def delete(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a DELETE route."""
-        return self._verb("DELETE", path, deps, response_model)
+        return self._verb("DELETE", path, deps, response_model, feature)
 
     def head(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for an explicit HEAD route (overrides the answer derived from GET)."""
-        return self._verb("HEAD", path, deps, response_model)
+        return self._verb("HEAD", path, deps, response_model, feature)
 
     def options(
-        self, path: str, *, deps: Mapping[str, Any] | None = None, response_model: Any = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        response_model: Any = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for an OPTIONS route."""
-        return self._verb("OPTIONS", path, deps, response_model)
+        return self._verb("OPTIONS", path, deps, response_model, feature)
 
     def add_ws_route(
-        self, path: str, handler: Callable[..., Any], *, deps: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        *,
+        deps: Mapping[str, Any] | None = None,
+        feature: str | None = None,
     ) -> None:
         """Register an async WebSocket handler, called as ``handler(websocket, **deps)``.
+
+        ``feature`` names a feature flag: while it is off the handshake is refused with 404.
 
         Raises:
             RouteDefinitionError: for a sync handler or an invalid pattern.
@@ -567,16 +656,22 @@ class Router:
             raise RouteDefinitionError(f"WebSocket handler for {path} must be async")
         segments = parse_path(path)
         deps_dict = dict(deps) if deps else None
-        self._ws_routes.append(_Registered("GET", segments, handler, deps_dict, None, handler))
+        self._ws_routes.append(
+            _Registered("GET", segments, handler, deps_dict, None, handler, _check_feature(feature))
+        )
         self._touch()
 
     def ws(
-        self, path: str, *, deps: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        *,
+        deps: Mapping[str, Any] | None = None,
+        feature: str | None = None,
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a WebSocket route (same path syntax as HTTP routes)."""
 
         def register(handler: HandlerT) -> HandlerT:
-            self.add_ws_route(path, handler, deps=deps)
+            self.add_ws_route(path, handler, deps=deps, feature=feature)
             return handler
 
         return register
@@ -650,14 +745,24 @@ class Router:
             segments = prefix + reg.segments if prefix else reg.segments
             if prefix and segments[-1] == ParsedSegment("", None) and len(segments) > 1:
                 segments = segments[:-1]
-            ws_entries.append(RouteEntry(reg.method, segments, reg.handler, merged, None, reg.call))
+            ws_entries.append(
+                RouteEntry(reg.method, segments, reg.handler, merged, None, reg.call, reg.feature)
+            )
         for reg in self._routes:
             merged = {**deps, **reg.deps} if deps and reg.deps else (reg.deps or deps)
             segments = prefix + reg.segments if prefix else reg.segments
             if prefix and segments[-1] == ParsedSegment("", None) and len(segments) > 1:
                 segments = segments[:-1]  # "/" inside a prefixed router is the prefix itself
             entries.append(
-                RouteEntry(reg.method, segments, reg.handler, merged, reg.response_model, reg.call)
+                RouteEntry(
+                    reg.method,
+                    segments,
+                    reg.handler,
+                    merged,
+                    reg.response_model,
+                    reg.call,
+                    reg.feature,
+                )
             )
         for mount in self._mounts:
             if any(s.converter is not None for s in prefix):

@@ -3,10 +3,10 @@
 Commands come from the entry-point group ``fastware.cli``: each entry point names an
 object with a one-line ``help``, ``configure(parser)`` and ``run(args) -> int`` (the
 :class:`Command` protocol). fastware-server contributes ``serve``, ``stop`` and
-``status``; this package contributes ``routes``. Only the command that runs is imported
-(``--help`` loads each command object for its one-line summary, which imports no server
-code). Errors are printed as one line on stderr with a non-zero exit status; ``--traceback``
-shows the whole traceback instead.
+``status``, fastware-flags ``flags``; this package contributes ``routes`` and ``tasks``.
+Only the command that runs is imported (``--help`` loads each command object for its
+one-line summary, which imports no server code). Errors are printed as one line on stderr
+with a non-zero exit status; ``--traceback`` shows the whole traceback instead.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from typing import Any, Protocol
 
 from fastware_core import FastwareError
 
-__all__ = ("ENTRY_POINT_GROUP", "Command", "RoutesCommand", "main", "routes_command")
+__all__ = (
+    "ENTRY_POINT_GROUP",
+    "Command",
+    "RoutesCommand",
+    "TasksCommand",
+    "main",
+    "routes_command",
+    "tasks_command",
+)
 
 ENTRY_POINT_GROUP = "fastware.cli"
 """The entry-point group sub-packages register their commands in."""
@@ -207,3 +215,68 @@ class RoutesCommand:
 
 routes_command = RoutesCommand()
 """The ``routes`` command (entry point ``fastware.cli: routes``)."""
+
+
+# -- fastware tasks ----------------------------------------------------------------------------
+
+
+class TasksCommand:
+    """``fastware tasks --status-dir DIR``."""
+
+    help = "Show the background tasks of running workers (--json for machines)."
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the arguments."""
+        parser.description = (
+            f"{self.help} Each worker publishes its tasks there when its TaskRegistry has "
+            "status_dir=DIR."
+        )
+        parser.add_argument(
+            "--status-dir", required=True, metavar="DIR", help="the registry's status_dir"
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Print one row per task per worker; exit 1 when the directory does not exist."""
+        import json
+        from pathlib import Path
+
+        from fastware_core.tasks import read_status_dir
+
+        directory = Path(args.status_dir)
+        if not directory.is_dir():
+            raise FastwareError(f"{directory} is not a directory (the registry's status_dir)")
+        records = read_status_dir(directory)
+        rows = [
+            {**task, "registry": record.get("registry")}
+            for record in records
+            for task in record.get("tasks", [])
+        ]
+        if args.json:
+            print(json.dumps({"status_dir": str(directory), "tasks": rows}))
+            return 0
+        if not rows:
+            print(f"no running workers publish tasks in {directory}")
+            return 0
+        table = [("PID", "TASK", "STATE", "ONCE", "FEATURE", "RESTARTS", "ERROR")]
+        table += [
+            (
+                str(row.get("pid")),
+                str(row.get("name")),
+                str(row.get("state")),
+                str(row.get("once")),
+                str(row.get("feature") or "-"),
+                str(row.get("restarts")),
+                str(row.get("error") or "-"),
+            )
+            for row in rows
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(6)]
+        for line in table:
+            cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+            print("  ".join([*cells, line[6]]).rstrip())
+        return 0
+
+
+tasks_command = TasksCommand()
+"""The ``tasks`` command (entry point ``fastware.cli: tasks``)."""
