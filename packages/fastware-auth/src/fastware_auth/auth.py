@@ -384,7 +384,8 @@ class Auth:
             return None
         if needs_rehash(record["password_hash"], rounds=self.rounds):
             try:
-                await store.set_password_async(record["username"], password)
+                stronger = await hash_password_async(password, rounds=self.rounds)
+                await store.set_password_hash_async(record["username"], stronger)
             except Exception:
                 logger.exception("Could not rehash the password of %r", record["username"])
         token = self.create_token(record["username"], record["role"])

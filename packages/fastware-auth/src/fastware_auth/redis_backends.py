@@ -49,7 +49,7 @@ return {1, tostring(tokens)}
 """
 
 
-def _client(url: str | None, client: Any) -> Any:
+def _client(url: str | None, client: Any, max_connections: int) -> Any:
     if (url is None) == (client is None):
         raise AuthConfigurationError("pass either a Redis URL or a redis.asyncio client")
     if client is not None:
@@ -61,7 +61,12 @@ def _client(url: str | None, client: Any) -> Any:
             "the Redis backends need the redis package: pip install 'fastware-auth[redis]'"
         ) from exc
     assert url is not None
-    return redis_asyncio.Redis.from_url(url)
+    # A blocking pool: under a burst, requests wait for a free connection instead of
+    # failing with "Too many connections".
+    pool = redis_asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=10
+    )
+    return redis_asyncio.Redis.from_pool(pool)  # the client owns (and closes) the pool
 
 
 class RedisRateLimitBackend:
@@ -71,15 +76,21 @@ class RedisRateLimitBackend:
         url: A Redis URL (``redis://host:6379/0``); or pass ``client``.
         client: A ``redis.asyncio.Redis`` client to use instead of ``url``.
         prefix: Prefix of every key this backend writes.
+        max_connections: Connections kept to Redis per process; more concurrent checks wait.
 
     A Redis error propagates (the request gets a 500, and the error is logged): a limiter
     that silently admitted everything while Redis is down would be no limiter.
     """
 
     def __init__(
-        self, url: str | None = None, *, client: Any = None, prefix: str = "fastware:rl:"
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        prefix: str = "fastware:rl:",
+        max_connections: int = 32,
     ) -> None:
-        self.client = _client(url, client)
+        self.client = _client(url, client, max_connections)
         self.prefix = prefix
         self._script = self.client.register_script(_TOKEN_BUCKET)
 
@@ -113,12 +124,18 @@ class RedisRevocationStore:
         url: A Redis URL; or pass ``client``.
         client: A ``redis.asyncio.Redis`` client to use instead of ``url``.
         prefix: Prefix of every key this store writes.
+        max_connections: Connections kept to Redis per process; more concurrent checks wait.
     """
 
     def __init__(
-        self, url: str | None = None, *, client: Any = None, prefix: str = "fastware:revoked:"
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        prefix: str = "fastware:revoked:",
+        max_connections: int = 32,
     ) -> None:
-        self.client = _client(url, client)
+        self.client = _client(url, client, max_connections)
         self.prefix = prefix
 
     async def revoke(self, jti: str, expires_at: float) -> None:

@@ -248,6 +248,14 @@ class UserStore:
         password_bytes(password)
         return self._update(name, {"password_hash": hash_password(password, rounds=self.rounds)})
 
+    def set_password_hash(self, username: str, password_hash: str) -> UserRecord:
+        """Store an already computed hash for ``username`` (a rehash at a higher cost).
+
+        Raises:
+            UserNotFoundError: when there is no such user.
+        """
+        return self._update(self._name_or_missing(username), {"password_hash": password_hash})
+
     def _update(self, name: str, changes: dict[str, str]) -> UserRecord:
         with self._locked():
             users = self.load_users()
@@ -290,6 +298,10 @@ class UserStore:
     async def set_role_async(self, username: str, role: str) -> UserRecord:
         """:meth:`set_role` in a worker thread."""
         return await asyncio.to_thread(self.set_role, username, role)
+
+    async def set_password_hash_async(self, username: str, password_hash: str) -> UserRecord:
+        """:meth:`set_password_hash` in a worker thread."""
+        return await asyncio.to_thread(self.set_password_hash, username, password_hash)
 
     async def set_password_async(self, username: str, password: str) -> UserRecord:
         """:meth:`set_password` in a worker thread."""
