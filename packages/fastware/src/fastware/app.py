@@ -1,8 +1,10 @@
 """``fastware.create_app``: fastware-core's app with the family wired in.
 
 Also the compatibility path ``fastware.app`` (fastware 0.6.3) for ``create_app`` and
-``AppConfig``. Today the wiring is dependency injection: every app gets its own
-fastware-di ``DependencyResolver`` holding the app's ``dependency_overrides`` by reference.
+``AppConfig``. The wiring: every app gets its own fastware-di ``DependencyResolver`` holding
+the app's ``dependency_overrides`` by reference, inside fastware-auth's
+``RateLimitInjector``, so ``@rate_limit`` works on either side of the route decorator and is
+checked before dependencies run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
     Settings come from ``AppConfig()`` defaults, then ``config``, then ``kwargs``, exactly as
     in :func:`fastware_core.create_app`. Unless an ``injector`` is given, the app gets a new
     :class:`fastware_di.DependencyResolver` over ``dependency_overrides`` (kept by
-    reference), so routes may declare dependencies.
+    reference), so routes may declare dependencies. The injector (given or made) is wrapped
+    in :class:`fastware_auth.RateLimitInjector`, which checks ``@rate_limit`` first.
 
     Raises:
         TypeError: for a keyword that is not an ``AppConfig`` field.
@@ -39,5 +42,10 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
         if overrides is None:
             overrides = {}
             kwargs["dependency_overrides"] = overrides
-        kwargs["injector"] = DependencyResolver(overrides)
+        injector = DependencyResolver(overrides)
+    from fastware_auth.injector import RateLimitInjector
+
+    if not isinstance(injector, RateLimitInjector):
+        injector = RateLimitInjector(injector)
+    kwargs["injector"] = injector
     return create_core_app(router, config, **kwargs)
