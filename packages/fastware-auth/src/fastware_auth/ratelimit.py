@@ -142,31 +142,37 @@ class MemoryRateLimitBackend:
 
     def hit_now(self, key: str, limit: int, period: float) -> RateLimitDecision:
         """:meth:`hit`, synchronously (it never waits)."""
+        refused = self.consume(key, limit, period)
+        rate = limit / period
+        if refused is not None:
+            return _decision(False, limit, refused, rate)
+        return _decision(True, limit, self.buckets[key][0], rate)
+
+    def consume(self, key: str, limit: int, period: float) -> float | None:
+        """Take a token from ``key``'s bucket: ``None`` when one was taken, else the tokens
+        left (under 1). The fast path of :meth:`hit_now`, without building a decision."""
         now = time.monotonic()
         rate = limit / period
         buckets = self.buckets
         with self._lock:
             bucket = buckets.get(key)
             if bucket is None:
-                tokens = float(limit)
-            else:
-                tokens = bucket[0] + (now - bucket[1]) * rate
-                if tokens > limit:
-                    tokens = float(limit)
-            if tokens < 1.0:
-                return _decision(False, limit, tokens, rate)
-            tokens -= 1.0
-            full_at = now + (limit - tokens) / rate
-            if bucket is None:
+                tokens = limit - 1.0
                 self._make_room(now)
-                buckets[key] = [tokens, now, full_at]
-            else:
-                del buckets[key]  # move to the end: most recently used
-                bucket[0] = tokens
-                bucket[1] = now
-                bucket[2] = full_at
-                buckets[key] = bucket
-        return _decision(True, limit, tokens, rate)
+                buckets[key] = [tokens, now, now + 1.0 / rate]
+                return None
+            tokens = bucket[0] + (now - bucket[1]) * rate
+            if tokens > limit:
+                tokens = float(limit)
+            if tokens < 1.0:
+                return tokens
+            tokens -= 1.0
+            del buckets[key]  # move to the end: most recently used
+            bucket[0] = tokens
+            bucket[1] = now
+            bucket[2] = now + (limit - tokens) / rate
+            buckets[key] = bucket
+        return None
 
     def _make_room(self, now: float) -> None:
         buckets = self.buckets
@@ -376,6 +382,11 @@ class RateLimit:
         if not decision.allowed:
             raise self.exceeded(decision)
 
+    def _refuse(self, tokens: float) -> HTTPError:
+        return self.exceeded(
+            _decision(False, self.rate.limit, tokens, self.rate.limit / self.rate.period)
+        )
+
     def exceeded(self, decision: RateLimitDecision) -> HTTPError:
         """The 429 error for a refused decision."""
         retry = max(1, math.ceil(decision.retry_after))
@@ -469,14 +480,30 @@ class LimitedHandler:
             (limit,) = limits
             local = limit._local
             if local is not None:
-                rate = limit.rate
+                capacity, period = limit.rate
                 key = limit.key
-                exceeded = limit.exceeded
+                refuse = limit._refuse
+                consume = local.consume
+                prefix = limit.ipv6_prefix
+                if limit.key_func is None and not limit.proxies and not limit.name:
+                    # The common case, inlined: the peer's address names the bucket.
+
+                    async def guarded_by_address(connection: Any) -> Any:
+                        client = connection.client
+                        host = client[0] if client is not None and client[0] else "unknown"
+                        if prefix is not None and ":" in host:
+                            host = _ipv6_network(host, prefix)
+                        refused = consume(host, capacity, period)
+                        if refused is not None:
+                            raise refuse(refused)
+                        return await call(connection)
+
+                    return guarded_by_address
 
                 async def guarded_local(connection: Any) -> Any:
-                    decision = local.hit_now(key(connection), rate.limit, rate.period)
-                    if not decision.allowed:
-                        raise exceeded(decision)
+                    refused = consume(key(connection), capacity, period)
+                    if refused is not None:
+                        raise refuse(refused)
                     return await call(connection)
 
                 return guarded_local
