@@ -7,6 +7,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,15 +73,38 @@ class SQLiteUserStore(UserStore):
         connection = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        if not self._initialised:
-            with self._ready:
-                if not self._initialised:
-                    connection.execute("PRAGMA journal_mode = WAL")
-                    connection.execute(_SCHEMA)
-                    self._initialised = True
-        connection.execute("PRAGMA synchronous = NORMAL")
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if not self._initialised:
+                with self._ready:
+                    if not self._initialised:
+                        self._initialise(connection)
+                        self._initialised = True
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    def _initialise(self, connection: sqlite3.Connection) -> None:
+        # Switching a new database to WAL takes an exclusive lock and SQLite does not call the
+        # busy handler for it: two processes opening a fresh file at once see "database is
+        # locked" straight away. Retry until the timeout instead.
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                if ("locked" not in message and "busy" not in message) or (
+                    time.monotonic() >= deadline
+                ):
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
