@@ -14,8 +14,11 @@ Stdlib only: the driver must not depend on what it measures.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -54,9 +57,29 @@ class Endpoint:
     media_type: str
     request_body: bytes | None = None
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 ECHO_BODY = b'{"name":"widget","price":9.5,"tags":["a","b"]}'
+
+
+# The HS256 secret scripts/bench_apps/fastware_app.py verifies with (BENCH_AUTH=1).
+BENCH_JWT_SECRET = b"bench-secret-0123456789-abcdefghijklmnop"
+
+
+def _bench_token() -> str:
+    """A valid HS256 JWT for the /authed endpoint, made with the standard library only (the
+    driver must not import what it measures)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"sub": "bench", "role": "user", "iat": now, "exp": now + 86400, "jti": "bench"}
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(BENCH_JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256)
+    return f"{header}.{payload}.{b64(signature.digest())}"
 
 
 def _big_body() -> bytes:
@@ -83,6 +106,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # The /json answer from a route gated on a feature flag that is on (fastware only).
     Endpoint("gated", "GET", "/gated", b'{"message":"Hello, World!"}', "application/json"),
+    # The /json answer behind a bearer JWT verified per request (fastware-auth).
+    Endpoint(
+        "authed",
+        "GET",
+        "/authed",
+        b'{"message":"Hello, World!"}',
+        "application/json",
+        headers=(("Authorization", f"Bearer {_bench_token()}"),),
+    ),
+    # The /json answer behind an in-memory @rate_limit that never refuses (fastware-auth).
+    Endpoint("limited", "GET", "/limited", b'{"message":"Hello, World!"}', "application/json"),
 )
 BASE_ENDPOINTS = ("plaintext", "json", "users", "echo", "big")
 ENDPOINTS_BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
@@ -167,6 +201,22 @@ APPS: tuple[App, ...] = (
         "fastware_app:app",
         {"BENCH_FLAGS": "1"},
         ("json", "gated"),
+    ),
+    App(
+        "fastware_rsgi_auth",
+        "fastware (RSGI), fastware.create_app with auth",
+        "rsgi",
+        "fastware_app:app",
+        {"BENCH_AUTH": "1"},
+        ("json", "authed", "limited"),
+    ),
+    App(
+        "fastware_asgi_auth",
+        "fastware (ASGI), fastware.create_app with auth",
+        "asgi",
+        "fastware_app:app",
+        {"BENCH_AUTH": "1"},
+        ("json", "authed", "limited"),
     ),
     App(
         "fastware_rsgi_decoys10",
@@ -388,12 +438,18 @@ def running(apps: Sequence[App], log_dir: Path) -> Iterator[dict[str, Server]]:
 
 
 def http_request(
-    port: int, method: str, path: str, body: bytes | None, timeout: float = 10.0
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None,
+    timeout: float = 10.0,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> tuple[int, str, bytes]:
     """One HTTP/1.1 request; returns (status, content-type, body)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"content-type": "application/json"} if body is not None else {}
+        headers.update(extra_headers)
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.getheader("content-type", ""), response.read()
@@ -409,7 +465,11 @@ def check_answers(servers: dict[str, Server]) -> None:
             endpoint = ENDPOINTS_BY_NAME[name]
             try:
                 status, content_type, body = http_request(
-                    server.port, endpoint.method, endpoint.path, endpoint.request_body
+                    server.port,
+                    endpoint.method,
+                    endpoint.path,
+                    endpoint.request_body,
+                    extra_headers=endpoint.headers,
                 )
             except (OSError, http.client.HTTPException) as exc:
                 problems.append(f"{server.app.label} {endpoint.method} {endpoint.path}: {exc!r}")
@@ -582,15 +642,15 @@ def write_lua_scripts(directory: Path) -> dict[str, Path]:
     """wrk scripts for endpoints that are not a plain GET."""
     scripts: dict[str, Path] = {}
     for endpoint in ENDPOINTS:
-        if endpoint.method == "GET" and endpoint.request_body is None:
+        if endpoint.method == "GET" and endpoint.request_body is None and not endpoint.headers:
             continue
         path = directory / f"{endpoint.name}.lua"
-        body = (endpoint.request_body or b"").decode()
-        path.write_text(
-            f'wrk.method = "{endpoint.method}"\n'
-            f"wrk.body = [[{body}]]\n"
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
+        lines = [f'wrk.method = "{endpoint.method}"']
+        if endpoint.request_body is not None:
+            lines.append(f"wrk.body = [[{endpoint.request_body.decode()}]]")
+            lines.append('wrk.headers["Content-Type"] = "application/json"')
+        lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in endpoint.headers]
+        path.write_text("\n".join(lines) + "\n")
         scripts[endpoint.name] = path
     return scripts
 
@@ -783,6 +843,7 @@ def targets(results: Results) -> list[str]:
     lines += di_cost(results)
     lines += error_cost(results)
     lines += flag_cost(results)
+    lines += auth_cost(results)
     lines.append("")
     return lines
 
@@ -800,6 +861,33 @@ def error_cost(results: Results) -> list[str]:
                 f"- Errors, {door.upper()}: /raise (500 + logged + recorded) costs "
                 f"{cpu_raise:.1f} µs/req vs {cpu_ok:.1f} for /json ({cpu_raise / cpu_ok:.2f}x "
                 f"CPU; req/s {rps_raise / rps_ok:.2f}x)"
+            )
+    return lines
+
+
+def auth_cost(results: Results) -> list[str]:
+    """What fastware-auth costs per request, against /json of the same app in the same run:
+    a bearer JWT verified per request (target: at most 15 µs) and an in-memory rate-limit
+    check (target: at most 3 µs)."""
+    lines = []
+    for door in ("rsgi", "asgi"):
+        app = f"fastware_{door}_auth"
+        cpu_plain = results.median_cpu(app, "json")
+        rps_plain = results.median_rps(app, "json")
+        for endpoint, what, limit in (
+            ("authed", "a bearer JWT verified per request", 15.0),
+            ("limited", "an in-memory rate-limit check", 3.0),
+        ):
+            cpu = results.median_cpu(app, endpoint)
+            rps = results.median_rps(app, endpoint)
+            if cpu is None or cpu_plain is None or not rps or not rps_plain:
+                continue
+            extra = cpu - cpu_plain
+            verdict = "PASS" if extra <= limit else "MISS"
+            lines.append(
+                f"- {verdict} auth, {door.upper()}: {ENDPOINTS_BY_NAME[endpoint].path} ({what}) "
+                f"costs {cpu:.1f} µs/req vs {cpu_plain:.1f} for /json ({extra:+.1f} µs, target "
+                f"≤ {limit:.0f}; req/s {rps / rps_plain:.2f}x the plain route)"
             )
     return lines
 

@@ -153,6 +153,31 @@ if os.environ.get("BENCH_FLAGS"):
         return {"message": "Hello, World!"}
 
 
+if os.environ.get("BENCH_AUTH"):
+    from typing import Annotated
+
+    from fastware import Depends
+    from fastware import create_app as create_full_app
+    from fastware_auth import Auth, rate_limit
+
+    # The secret scripts/bench.py signs its token with.
+    auth = Auth("bench-secret-0123456789-abcdefghijklmnop")
+
+    @router.get("/authed")
+    async def authed(
+        request: Request, user: Annotated[dict[str, object], Depends(auth.current_user)]
+    ) -> dict[str, str]:
+        """``GET /authed``: the /json answer behind a bearer JWT verified per request."""
+        return {"message": "Hello, World!"}
+
+    @router.get("/limited")
+    @rate_limit("1000000000/second")
+    async def limited(request: Request) -> dict[str, str]:
+        """``GET /limited``: the /json answer behind an in-memory rate limit (never refuses)."""
+        return {"message": "Hello, World!"}
+
+    create_app = create_full_app
+
 # BENCH_STACK=default keeps create_app's default middleware (request ids and timing) on, to
 # measure what the default stack costs against the bare app.
 if os.environ.get("BENCH_STACK") == "default":

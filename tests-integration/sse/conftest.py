@@ -7,9 +7,7 @@ it): a Redis that cannot be started fails the tests, it never skips them.
 from __future__ import annotations
 
 import queue
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -19,69 +17,10 @@ from typing import Protocol
 
 import httpx
 import pytest
-from support.granian import FastwareServeProcess, GranianProcess, free_port
+from support.granian import FastwareServeProcess, GranianProcess
+from support.redis import RedisServer as RedisServer  # re-exported for the tests
 
 STARTUP_TIMEOUT = 20.0  # redis-server
-
-
-class RedisServer:
-    """``redis-server`` on a free port, without persistence; can be stopped and restarted
-    on the same port (an outage)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail(
-                "redis-server is not installed (apt-get install redis-server; .ci/run does it)"
-            )
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.log = log_dir / f"redis-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--logfile", str(self.log),
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                error = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                pytest.fail(f"redis-server exited with {self.proc.returncode}: {error}")
-            if self.ping():
-                return
-            time.sleep(0.05)
-        pytest.fail(f"redis-server did not answer PING on port {self.port}")
-
-    def ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if proc is not None and proc.stderr is not None:
-            proc.stderr.close()
 
 
 @pytest.fixture(scope="session")

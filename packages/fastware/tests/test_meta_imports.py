@@ -10,6 +10,7 @@ import fastware
 
 COMPAT_MODULES = (
     "app",
+    "auth",
     "di",
     "error_log",
     "features",

@@ -23,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fastware_auth import Auth, rate_limit
     from fastware_core import (
         AppConfig,
         AsyncTestClient,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "AlreadyRunningError": "fastware_server.exceptions",
     "AppConfig": "fastware_core.app",
+    "Auth": "fastware_auth",
     "AsyncTestClient": "fastware_core.testing",
     "Broadcaster": "fastware_sse",
     "BytesResponse": "fastware_core.responses",
@@ -106,6 +108,7 @@ _LAZY: dict[str, str] = {
     "deregister_instance": "fastware_server.registry",
     "ensure_port_available": "fastware_server.ports",
     "list_instances": "fastware_server.registry",
+    "rate_limit": "fastware_auth",
     "read_port_file": "fastware_server.process",
     "register_instance": "fastware_server.registry",
     "send_error": "fastware_core.responses",
@@ -127,6 +130,7 @@ __all__ = (
     "AlreadyRunningError",
     "AppConfig",
     "AsyncTestClient",
+    "Auth",
     "Broadcaster",
     "BytesResponse",
     "DependencyResolver",
@@ -159,6 +163,7 @@ __all__ = (
     "deregister_instance",
     "ensure_port_available",
     "list_instances",
+    "rate_limit",
     "read_port_file",
     "register_instance",
     "send_error",

@@ -4,7 +4,9 @@ Also the compatibility path ``fastware.app`` (fastware 0.6.3) for ``create_app``
 ``AppConfig``. The wiring:
 
 - dependency injection: every app gets its own fastware-di ``DependencyResolver`` holding the
-  app's ``dependency_overrides`` by reference;
+  app's ``dependency_overrides`` by reference, inside fastware-auth's ``RateLimitInjector``,
+  so ``@rate_limit`` works on either side of the route decorator and is checked before
+  dependencies run;
 - the error log: every app records its unhandled exceptions in a fastware-errorlog
   ``ErrorLog`` (``.fastware-errors.db`` in the current directory unless told otherwise),
   closed (flushed) at lifespan shutdown.
@@ -31,7 +33,8 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
     Settings come from ``AppConfig()`` defaults, then ``config``, then ``kwargs``, exactly as
     in :func:`fastware_core.create_app`. Unless an ``injector`` is given, the app gets a new
     :class:`fastware_di.DependencyResolver` over ``dependency_overrides`` (kept by
-    reference), so routes may declare dependencies.
+    reference), so routes may declare dependencies. The injector (given or made) is wrapped
+    in :class:`fastware_auth.RateLimitInjector`, which checks ``@rate_limit`` first.
 
     Every unhandled exception (HTTP, WebSocket, streams) is recorded with its traceback in
     an :class:`fastware_errorlog.ErrorLog`; ``error_log`` chooses it:
@@ -62,7 +65,12 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
         if overrides is None:
             overrides = {}
             kwargs["dependency_overrides"] = overrides
-        kwargs["injector"] = DependencyResolver(overrides)
+        injector = DependencyResolver(overrides)
+    from fastware_auth.injector import RateLimitInjector
+
+    if not isinstance(injector, RateLimitInjector):
+        injector = RateLimitInjector(injector)
+    kwargs["injector"] = injector
     _wire_error_log(config, kwargs)
     return create_core_app(router, config, **kwargs)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastware_core.gating import FlagSource
+from fastware_core.recording import ErrorContext, ErrorRecorder
 from fastware_core.tasks import (
     AsyncBackgroundTask,
     BackgroundTask,
-    ErrorRecorder,
     HostLock,
     RedisLease,
     TaskLock,
@@ -17,6 +17,7 @@ from fastware_core.tasks import (
 __all__ = (
     "AsyncBackgroundTask",
     "BackgroundTask",
+    "ErrorContext",
     "ErrorRecorder",
     "FlagSource",
     "HostLock",

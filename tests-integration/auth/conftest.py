@@ -1,0 +1,56 @@
+"""Real parts for the auth tests: Granian (both doors, several workers), redis-server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from support.granian import GranianProcess
+from support.redis import RedisServer
+
+APP = "auth_app:app"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A running redis-server for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class StartGranian(Protocol):
+    def __call__(
+        self, interface: str, workers: int = 1, env: Mapping[str, str] | None = None
+    ) -> GranianProcess: ...
+
+
+@pytest.fixture
+def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+    """``start(interface, workers, env)``: the auth app under Granian, with its own user
+    store; stopped after the test."""
+    started: list[GranianProcess] = []
+
+    def start(
+        interface: str, workers: int = 1, env: Mapping[str, str] | None = None
+    ) -> GranianProcess:
+        full_env = {
+            "AUTH_USERS": str(tmp_path / "users.db"),
+            "AUTH_PREFIX": f"test:{uuid.uuid4().hex}:",
+            **(env or {}),
+        }
+        server = GranianProcess(APP, interface, tmp_path, full_env, workers=workers)
+        started.append(server)
+        server.start()
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
