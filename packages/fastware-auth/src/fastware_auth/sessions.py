@@ -118,7 +118,7 @@ class SessionCookies:
                 domain=self.domain,
                 secure=self.secure,
                 httponly=httponly,
-                samesite=self.samesite,
+                samesite=self.samesite.capitalize(),
             )
             for name, httponly in ((self.session_cookie, True), (self.csrf_cookie, False))
         ]
@@ -128,7 +128,8 @@ class SessionCookies:
             name,
             value,
             httponly=httponly,
-            samesite=self.samesite,
+            # set_cookie writes SameSite verbatim; 0.6.3's session cookies said ``Lax``.
+            samesite=self.samesite.capitalize(),
             max_age=self.max_age,
             path=self.path,
             secure=self.secure,
