@@ -30,6 +30,13 @@ __all__ = (
 
 SameSite = Literal["lax", "strict", "none"]
 
+# set_cookie writes SameSite verbatim; 0.6.3's session cookies said ``Lax``.
+_SPELLING: dict[str, Literal["Lax", "Strict", "None"]] = {
+    "lax": "Lax",
+    "strict": "Strict",
+    "none": "None",
+}
+
 
 def generate_csrf_token() -> str:
     """A new random CSRF token: 32 bytes from the OS, base64url (43 characters)."""
@@ -118,7 +125,7 @@ class SessionCookies:
                 domain=self.domain,
                 secure=self.secure,
                 httponly=httponly,
-                samesite=self.samesite.capitalize(),
+                samesite=_SPELLING[self.samesite],
             )
             for name, httponly in ((self.session_cookie, True), (self.csrf_cookie, False))
         ]
@@ -128,8 +135,7 @@ class SessionCookies:
             name,
             value,
             httponly=httponly,
-            # set_cookie writes SameSite verbatim; 0.6.3's session cookies said ``Lax``.
-            samesite=self.samesite.capitalize(),
+            samesite=_SPELLING[self.samesite],
             max_age=self.max_age,
             path=self.path,
             secure=self.secure,
