@@ -51,10 +51,10 @@ class ASGIDoor(Lifecycle):
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
         method: str = scope["method"]
-        if self._before_hooks:
-            early = self._early_answer(conn, self._before_hooks)
-            if early is not None:
-                answer, headers, answer_finished = early
+        for hook, answer_after, answer_finished in self._before_hooks:
+            answer = hook.before(conn)
+            if answer is not None:
+                headers = self._early_headers(conn, answer, answer_after)
                 await send_pairs(send, answer[0], headers, answer[2], method == "HEAD")
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
@@ -114,18 +114,25 @@ class ASGIDoor(Lifecycle):
                 request = build_request(conn, params, body, self)
             status = await self._asgi_stream(send, conn, out, method == "HEAD", request)
         if finished:
-            self._finish(conn, finished, status, started)
+            seconds = perf_counter() - started
+            for done in finished:
+                done.finished(conn, status, seconds)
 
     # -- answers -------------------------------------------------------------------------------
 
     def _asgi_start(self, conn: Connection, rendered: Rendered) -> dict[str, Any]:
         """The ``http.response.start`` message of a buffered answer."""
         status, content_type, body, extra = rendered
-        if self._after_hooks or extra:
+        if extra or not self._after_appends_only:
             raw = encode_headers(self._rendered_headers(conn, rendered))
         else:
             raw = [(b"content-type", _ascii(content_type)), (b"content-length", b"%d" % len(body))]
             raw += self._raw_default_headers
+            if self._after_hooks:  # each only appends: encode just what they add
+                added: list[tuple[str, str]] = []
+                for hook in self._after_hooks:
+                    hook.after(conn, status, added)
+                raw += encode_headers(added)
         return {"type": "http.response.start", "status": status, "headers": raw}
 
     async def _asgi_send(self, conn: Connection, send: Send, rendered: Rendered) -> int:
@@ -338,9 +345,23 @@ async def send_pairs(
     await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
+_names: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    """A header name as ASGI's lower-case bytes, cached: an app sends few distinct names."""
+    encoded = _names.get(name)
+    if encoded is None:
+        encoded = name.lower().encode("latin-1")
+        if len(_names) < 1024:
+            _names[name] = encoded
+    return encoded
+
+
 def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """``str`` header pairs as ASGI's lower-case ``bytes`` pairs."""
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    names = _names
+    return [(names.get(k) or _name(k), v.encode("latin-1")) for k, v in headers]
 
 
 _ascii_cache: dict[str, bytes] = {}

@@ -12,6 +12,7 @@ Views read the scope lazily: a field nobody asks for costs nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import MutableMapping
 from typing import Any, ClassVar, Protocol
 
@@ -178,7 +179,7 @@ class ASGIConnection:
         """The first value of header ``name`` (lower case), or ``None``."""
         key = name.encode("latin-1")
         for k, v in self.scope.get("headers") or ():
-            if k == key or k.lower() == key:
+            if k == key:  # ASGI servers send lower-case names
                 return bytes(v).decode("latin-1")
         return None
 
@@ -276,8 +277,7 @@ class RSGIConnection:
     @property
     def client(self) -> Address | None:
         """The peer's ``(host, port)``."""
-        address = parse_address(self._scope.client)
-        return None if address is None else Address(*address)
+        return _client_address(self._scope.client)
 
     @property
     def server_authority(self) -> str:
@@ -316,3 +316,11 @@ class RSGIConnection:
             await asyncio.get_running_loop().create_future()  # never resolves
             return
         await self.protocol.client_disconnect()
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_address(text: str) -> Address | None:
+    """Granian's ``"host:port"`` peer as an :class:`Address`, parsed once per peer: a
+    keep-alive connection sends many requests, and rate limits read it on each."""
+    address = parse_address(text)
+    return None if address is None else Address(*address)

@@ -115,6 +115,7 @@ class Dispatcher:
             (h for h in hooks if isinstance(h, RequestTimingMiddleware)), None
         )
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
+        self._after_appends_only = all(h.after_appends_only for h in self._after_hooks)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
         self._before_hooks: tuple[BeforeHook, ...] = tuple(
             (
@@ -397,25 +398,31 @@ class Dispatcher:
         self, conn: Connection, before: tuple[BeforeHook, ...]
     ) -> tuple[Rendered, list[tuple[str, str]], tuple[HookMiddleware, ...]] | None:
         """Run the ``before`` hooks; for the first that answers: its answer, the answer's
-        headers and the finished hooks to call."""
+        headers and the finished hooks to call (the doors inline this loop)."""
         for hook, answer_after, answer_finished in before:
             answer = hook.before(conn)
             if answer is not None:
-                status, content_type, body, extra = answer
-                headers: list[tuple[str, str]] = []
-                if content_type:
-                    headers.append(("content-type", content_type))
-                if status >= 200 and status not in (204, 304):
-                    headers.append(("content-length", str(len(body))))
-                if extra:
-                    headers.extend(extra)
-                if self._default_headers:
-                    present = {name.lower() for name, _ in headers}
-                    headers.extend(p for p in self._default_headers if p[0] not in present)
-                for after in answer_after:
-                    after.after(conn, status, headers)
-                return answer, headers, answer_finished
+                return answer, self._early_headers(conn, answer, answer_after), answer_finished
         return None
+
+    def _early_headers(
+        self, conn: Connection, answer: Rendered, answer_after: tuple[HookMiddleware, ...]
+    ) -> list[tuple[str, str]]:
+        """The header list of a before hook's answer, after ``answer_after`` edited it."""
+        status, content_type, body, extra = answer
+        headers: list[tuple[str, str]] = []
+        if content_type:
+            headers.append(("content-type", content_type))
+        if status >= 200 and status not in (204, 304):
+            headers.append(("content-length", str(len(body))))
+        if extra:
+            headers.extend(extra)
+        if self._default_headers:
+            present = {name.lower() for name, _ in headers}
+            headers.extend(p for p in self._default_headers if p[0] not in present)
+        for after in answer_after:
+            after.after(conn, status, headers)
+        return headers
 
     def _finish(
         self,

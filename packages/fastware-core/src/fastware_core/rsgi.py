@@ -68,10 +68,10 @@ class RSGIDoor(Lifecycle):
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
         method = scope.method
-        if self._before_hooks:
-            early = self._early_answer(conn, self._before_hooks)
-            if early is not None:
-                answer, headers, answer_finished = early
+        for hook, answer_after, answer_finished in self._before_hooks:
+            answer = hook.before(conn)
+            if answer is not None:
+                headers = self._early_headers(conn, answer, answer_after)
                 protocol.response_bytes(answer[0], headers, answer[2])
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
@@ -116,7 +116,9 @@ class RSGIDoor(Lifecycle):
             assert request is not None
             status = await self._rsgi_stream(protocol, conn, out, method == "HEAD", request)
         if finished:
-            self._finish(conn, finished, status, started)
+            seconds = perf_counter() - started
+            for done in finished:
+                done.finished(conn, status, seconds)
 
     # -- answers -------------------------------------------------------------------------------
 

@@ -151,6 +151,10 @@ class HookMiddleware:
     """Whether the class overrides :meth:`after` (computed per subclass)."""
     uses_finished: ClassVar[bool] = False
     """Whether the class overrides :meth:`finished` (computed per subclass)."""
+    after_appends_only: ClassVar[bool] = False
+    """Set it when :meth:`after` only appends headers and never reads or changes the ones
+    already there: a door may then hand it a list of just the new headers and encode only
+    those (the ASGI door keeps the response's own headers in bytes)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

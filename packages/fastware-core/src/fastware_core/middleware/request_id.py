@@ -60,6 +60,8 @@ class RequestIDMiddleware(HookMiddleware):
         max_length: The longest incoming id accepted.
     """
 
+    after_appends_only = True
+
     def __init__(
         self,
         app: ASGIApp | None = None,

@@ -17,6 +17,8 @@ from .base import Connection, HookMiddleware
 __all__ = ("ErrorSink", "RequestTimingMiddleware", "TimingRecord")
 
 logger = logging.getLogger("fastware.timing")
+_debug_enabled = logger.isEnabledFor  # the logging module caches its answer per level
+_wall_time = time.time
 
 TimingRecord = tuple[float, str, str, int, float]
 """``(time.time(), method, path, status, duration_ms)`` with the duration rounded to 2 places."""
@@ -79,12 +81,12 @@ class RequestTimingMiddleware(HookMiddleware):
     def finished(self, conn: Connection, status: int, seconds: float) -> None:
         """Record one finished request."""
         self.request_count += 1
-        method = conn.method
         path = conn.path
         if not (self._under and self.is_excluded(path)):
+            method = conn.method
             duration_ms = round(seconds * 1000.0, 2)
-            self.request_history.append((time.time(), method, path, status, duration_ms))
-            if logger.isEnabledFor(logging.DEBUG):
+            self.request_history.append((_wall_time(), method, path, status, duration_ms))
+            if _debug_enabled(logging.DEBUG):
                 logger.debug(
                     "%s %s %d %.2fms",
                     method,
@@ -99,6 +101,7 @@ class RequestTimingMiddleware(HookMiddleware):
                     },
                 )
         if status >= 500 and self.error_log is not None:
+            method = conn.method
             if conn.state.get(RECORDED_KEY) is self.error_log:
                 return  # the same log recorded this request's exception, with its traceback
             request_id = conn.state.get("request_id") or ""
