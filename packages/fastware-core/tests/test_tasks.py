@@ -430,13 +430,21 @@ def test_task_crash_in_an_app_is_logged_not_fatal(caplog: pytest.LogCaptureFixtu
     async def crash() -> None:
         raise KeyError("missing")
 
-    registry = TaskRegistry()
+    crashed = asyncio.Event()
+
+    class Recorder:
+        min_status = 500
+
+        def record(self, exc: BaseException, context: ErrorContext) -> None:
+            crashed.set()  # called in the same step that marks the task failed
+
+    registry = TaskRegistry(recorder=Recorder())
     registry.register("crash", lambda: crash)
     router = Router()
 
     @router.get("/")
     async def index(request: Any) -> dict[str, str]:
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(crashed.wait(), 5)
         return {"state": registry.state("crash")}
 
     with caplog.at_level(logging.ERROR), TestClient(create_app(router, tasks=registry)) as client:
