@@ -10,12 +10,15 @@ import fastware
 
 COMPAT_MODULES = (
     "app",
+    "dev",
+    "devconfig",
     "di",
     "middleware",
     "request",
     "responses",
     "routing",
     "sse",
+    "supervise",
     "testing",
     "types",
     "websocket",

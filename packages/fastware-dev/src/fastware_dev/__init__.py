@@ -28,7 +28,7 @@ from .devconfig import (
     find_dev_pyproject,
     load_dev_config,
 )
-from .errors import (
+from .exceptions import (
     ComponentDied,
     DevConfigError,
     DevError,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .devconfig import DevConfig, HealthCheck, PreSpawnGate
-from .errors import PreSpawnGateError
+from .exceptions import PreSpawnGateError
 
 __all__ = (
     "check_gate",

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import ReadinessError
+from .exceptions import DevConfigError, ReadinessError
 from .output import Printer
 from .processes import DevProcess
 
@@ -40,7 +40,7 @@ def _vite_target(target: Any) -> tuple[str, str]:
 
     ref = reference_for(target)
     if ref is None:
-        raise ValueError(
+        raise DevConfigError(
             "dev() needs an app it can import again: a module-level app, or its "
             "'module:attribute' string"
         )

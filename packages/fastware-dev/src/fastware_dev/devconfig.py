@@ -15,7 +15,7 @@
     cwd = "frontend"
 
 Every table rejects keys it does not know, naming the ones it accepts. Errors are
-:class:`~fastware_dev.errors.DevConfigError` with one line that starts with the file.
+:class:`~fastware_dev.exceptions.DevConfigError` with one line that starts with the file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DevConfigError
+from .exceptions import DevConfigError
 
 __all__ = (
     "TOPOLOGIES",
@@ -490,7 +490,9 @@ def _aux(item: object) -> AuxService:
         values["health"] = HealthCheck(**_check_keys(where, values["health"], _HEALTH_KEYS))
     except DevConfigError as exc:
         text = str(exc)
-        raise DevConfigError(text if text.startswith(where) else f"{where}: {text}") from None
+        if not text.startswith(where):  # HealthCheck names itself "health"
+            text = f"{where}: {text.removeprefix('health: ')}"
+        raise DevConfigError(text) from None
     return AuxService(**values)
 
 

@@ -22,7 +22,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from .errors import DevError
+from .exceptions import DevError
 
 __all__ = ("DEFAULT_VITE_VERSION", "create_project")
 

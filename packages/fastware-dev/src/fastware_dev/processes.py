@@ -16,7 +16,7 @@ from typing import IO
 
 from fastware_server.process import process_start
 
-from .errors import DevRunError
+from .exceptions import DevRunError
 from .output import Printer
 
 __all__ = ("KEEP_LINES", "DevProcess", "group_alive", "kill_group", "teardown")

@@ -33,6 +33,7 @@ from typing import Any
 
 from fastware_core.types import ASGIApp, Receive, Scope, Send
 
+from .exceptions import DevConfigError
 from .upstream import Upstream
 
 __all__ = ("DEFAULT_BACKEND_PREFIXES", "ViteDevProxy")
@@ -80,7 +81,7 @@ class ViteDevProxy:
             or not isinstance(vite_port, int)
             or not 0 < vite_port < 65536
         ):
-            raise ValueError(f"vite_port must be a port number, got {vite_port!r}")
+            raise DevConfigError(f"vite_port must be a port number, got {vite_port!r}")
         self.app = app
         self.vite_port = vite_port
         self.vite_host = vite_host

@@ -52,7 +52,7 @@ from fastware_server.registry import (
 from . import _run
 from .checks import run_gates, service_healthy
 from .devconfig import AuxService, DevConfig
-from .errors import (
+from .exceptions import (
     ComponentDied,
     DevRunError,
     PortCollisionError,

@@ -29,7 +29,8 @@ class DevError(FastwareError):
 
 
 class DevConfigError(DevError, ValueError):
-    """``[tool.fastware.dev]`` is missing, nested, malformed or holds an unknown key."""
+    """``[tool.fastware.dev]`` is missing, nested, malformed or holds an unknown key (or an
+    argument of :class:`~fastware_dev.ViteDevProxy` or :func:`~fastware_dev.dev` is invalid)."""
 
 
 class DevRunError(DevError, RuntimeError):
