@@ -248,7 +248,7 @@ def test_an_unrelated_broken_toml_is_ignored_but_a_broken_dev_table_is_not(
 def test_an_explicit_file_without_the_table(tmp_path: Path) -> None:
     path = tmp_path / "pyproject.toml"
     path.write_text('[project]\nname = "x"\n')
-    with pytest.raises(DevConfigError, match="has no \\[tool.fastware.dev\\] table"):
+    with pytest.raises(DevConfigError, match=r"has no \[tool.fastware.dev\] table"):
         load_dev_config(path)
 
 
@@ -261,7 +261,7 @@ def test_a_dev_value_that_is_not_a_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (GOOD.replace('port = 5173\n', 'port = 5173\nstrict = true\n'), "unknown key strict"),
+        (GOOD.replace("port = 5173\n", "port = 5173\nstrict = true\n"), "unknown key strict"),
         (GOOD + "[tool.fastware.dev.other]\nx = 1\n", "unknown key other"),
         ("[tool.fastware.dev]\ntopology = [", "not valid TOML"),
     ],

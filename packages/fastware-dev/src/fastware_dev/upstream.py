@@ -467,7 +467,7 @@ async def _tunnel(upstream: Any, receive: Receive, send: Send) -> None:
                     await send({"type": "websocket.send", "bytes": bytes(data)})
         except ConnectionClosed:
             pass
-        received = upstream.close_rcvd
+        received = upstream.protocol.close_rcvd
         code = sendable_close_code(received.code if received is not None else None)
         reason = received.reason if received is not None else ""
         with contextlib.suppress(Exception):
