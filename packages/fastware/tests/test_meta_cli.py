@@ -61,7 +61,7 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert "usage: fastware" in capsys.readouterr().err
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
-        "fastware: error: unknown command 'nope' (commands: routes, serve, status, stop)\n"
+        "fastware: error: unknown command 'nope' (commands: dev, routes, serve, status, stop)\n"
     )
     assert main(["--bogus"]) == 2
 
