@@ -23,7 +23,8 @@ if len(sys.argv) > 2 and sys.argv[2] == "crash":
     sys.exit(2)
 print("vite ready", flush=True)
 print("x" * 200000, flush=True)  # chatty: must not fill a pipe nobody reads
-http.server.ThreadingHTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler).serve_forever()
+handler = http.server.SimpleHTTPRequestHandler
+http.server.ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
 """
 
 SCRIPT = """

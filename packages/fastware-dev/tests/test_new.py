@@ -42,7 +42,7 @@ def test_the_template_is_a_valid_dev_environment(tmp_path: Path) -> None:
 def test_existing_files_are_not_overwritten_without_force(tmp_path: Path) -> None:
     create_project(tmp_path)
     (tmp_path / "app.py").write_text("mine")
-    with pytest.raises(DevError, match="already has .*app.py.*pass --force"):
+    with pytest.raises(DevError, match=r"already has .*app\.py.*pass --force"):
         create_project(tmp_path)
     assert (tmp_path / "app.py").read_text() == "mine"
     create_project(tmp_path, force=True)

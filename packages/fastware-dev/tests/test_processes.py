@@ -135,7 +135,7 @@ def test_teardown_stops_in_reverse_order(tmp_path: Path) -> None:
     for name in ("aux", "vite", "backend"):
         process = DevProcess(name, [sys.executable, "-c", code, name], printer=quiet())
         process.start()
-        wait_until(lambda p=process: p.output() == ["ready"])  # type: ignore[misc]
+        wait_until(lambda p=process: p.output() == ["ready"])
         started.append(process)
     teardown(started, 5.0)
     assert log.read_text().split() == ["backend", "vite", "aux"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from websockets.typing import Subprotocol
 
 from fastware_core import JSONResponse, Request, Router, create_app
 from fastware_dev import DevConfigError, ViteDevProxy
@@ -222,10 +223,6 @@ def backend() -> Any:
     @router.get("/api/items")
     async def items(request: Request) -> JSONResponse:
         return JSONResponse({"items": [1, 2]})
-
-    @router.post("/form")
-    async def form(request: Request) -> JSONResponse:
-        return JSONResponse({"got": (await request.body()).decode()})
 
     @router.get("/page")
     async def page(request: Request) -> JSONResponse:
@@ -525,7 +522,7 @@ async def test_hmr_websocket_is_tunnelled_with_subprotocol_and_close_codes() -> 
         await connection.send(b"\x00binary")
         await connection.close(4001, "vite says bye")
 
-    async with serve(handler, "127.0.0.1", 0, subprotocols=["vite-hmr"]) as server:
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("vite-hmr")]) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         proxy = ViteDevProxy(backend(), vite_port=port, vite_host="127.0.0.1")
         client = WSClient("/", ["vite-hmr"])
@@ -555,7 +552,7 @@ async def test_a_client_close_code_reaches_vite() -> None:
         received = connection.protocol.close_rcvd
         closed.set_result((received.code, received.reason) if received else (None, None))
 
-    async with serve(handler, "127.0.0.1", 0, subprotocols=["vite-hmr"]) as server:
+    async with serve(handler, "127.0.0.1", 0, subprotocols=[Subprotocol("vite-hmr")]) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         proxy = ViteDevProxy(backend(), vite_port=port, vite_host="127.0.0.1")
         client = WSClient("/", ["vite-hmr"])
