@@ -12,6 +12,8 @@ backend and the dev front served by Granian, and headless Chromium.
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import socket
 from pathlib import Path
@@ -99,6 +101,25 @@ def test_page_hmr_backend_reload_and_sigterm(dev_project: DevProject, tmp_path: 
     assert run.wait(30) == 0
     assert not wait_gone(project.root)
     assert not project_processes(project.root) & set(components.values())
+    # The backend came back within about a second of the save.
+    assert run.stdout is not None
+    rest = run.stdout.read()
+    restarts = [float(m) for m in re.findall(r"backend restarted in ([\d.]+) s", rest)]
+    assert restarts, rest
+    assert max(restarts) < 3.0, restarts
+    assert "app.py changed: restarting the backend" in rest
+
+
+def test_vite_crashing_mid_session_stops_everything(dev_project: DevProject) -> None:
+    project = dev_project
+    run = project.start()
+    project.wait_running(run)
+    vite = project.components()["vite"]
+    os.killpg(vite, signal.SIGKILL)  # npm and the node process under it
+    assert run.wait(30) == 1
+    assert run.stdout is not None
+    assert "fastware dev: error: vite was killed by signal 9" in run.stdout.read()
+    assert not wait_gone(project.root)
 
 
 def test_daemon_serves_the_page_and_stop_leaves_nothing(
