@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import socket
+import time
 from pathlib import Path
 
 from browser.cdp import Chromium, Page
@@ -64,12 +65,13 @@ def test_page_hmr_backend_reload_and_sigterm(dev_project: DevProject, tmp_path: 
         )
         # Vite's client connected its HMR socket through the backend port (subprotocol
         # vite-hmr: Chromium refuses a 101 without it).
-        page.wait_for("true")
-        handshakes = ws_handshakes(page)
-        assert any(
-            url.startswith(f"ws://127.0.0.1:{project.port}/") and status == 101
-            for url, status in handshakes
-        ), handshakes
+        through_backend = f"ws://127.0.0.1:{project.port}/"
+        deadline = time.monotonic() + 20
+        while not any(
+            url.startswith(through_backend) and status == 101 for url, status in ws_handshakes(page)
+        ):
+            assert time.monotonic() < deadline, ws_handshakes(page)
+            page.evaluate("new Promise(r => setTimeout(r, 50))")  # DevTools events arrive
         page.evaluate("window.__marker = 'kept'")
 
         # A frontend edit: HMR, no reload.
