@@ -588,3 +588,67 @@ async def test_a_websocket_vite_refuses_is_refused_with_its_status() -> None:
         assert start["status"] == 403
         body = await client.next()
         assert body["body"] == b"forbidden origin"
+
+
+# -- the HTTP/1.1 client under the proxy -----------------------------------------------------
+
+
+async def test_connections_are_kept_alive_and_a_closed_one_is_replaced() -> None:
+    served: list[object] = []
+
+    async def once_then_close(
+        reader: Any, writer: asyncio.StreamWriter, request: RawRequest
+    ) -> None:
+        served.append(writer.get_extra_info("peername"))
+        writer.write(response_bytes(200, b"ok"))
+        await writer.drain()
+        if len(served) == 2:
+            writer.close()  # an upstream that drops a kept-alive connection (a restart)
+
+    async with raw_upstream(once_then_close) as vite:
+        proxy = ViteDevProxy(backend(), vite_port=vite.port, vite_host="127.0.0.1")
+        for _ in range(3):
+            answer = await call_http(proxy, http_scope("/a.js"))
+            assert answer.body == b"ok"
+            await asyncio.sleep(0.05)
+        await proxy.close()
+    assert len(served) == 3
+    assert served[0] == served[1]  # the first connection served two requests
+    assert served[2] != served[1]  # then a new one
+
+
+async def test_a_body_without_length_is_sent_chunked_as_it_arrives() -> None:
+    async with raw_upstream(echo_vite) as vite:
+        proxy = ViteDevProxy(backend(), vite_port=vite.port, vite_host="127.0.0.1")
+        scope = http_scope("/upload", "POST", [(b"host", b"a"), (b"transfer-encoding", b"chunked")])
+        answer = await call_http(proxy, scope, [b"one,", b"two,", b"three"])
+        await proxy.close()
+    assert answer.body == b"vite POST /upload one,two,three"
+    assert vite.requests[0].headers["transfer-encoding"] == "chunked"
+
+
+async def test_an_upstream_that_never_answers_is_a_504() -> None:
+    async def silent(reader: Any, writer: asyncio.StreamWriter, request: RawRequest) -> None:
+        await asyncio.sleep(30)
+
+    async with raw_upstream(silent) as vite:
+        proxy = ViteDevProxy(backend(), vite_port=vite.port, vite_host="127.0.0.1")
+        proxy.vite.read_timeout = 0.5
+        answer = await asyncio.wait_for(call_http(proxy, http_scope("/a.js")), 10)
+        await proxy.close()
+    assert answer.status == 504
+    assert b"Vite did not answer in time" in answer.body
+
+
+async def test_interim_answers_are_skipped() -> None:
+    async def early_hints(reader: Any, writer: asyncio.StreamWriter, request: RawRequest) -> None:
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n")
+        writer.write(response_bytes(200, b"final"))
+        await writer.drain()
+
+    async with raw_upstream(early_hints) as vite:
+        proxy = ViteDevProxy(backend(), vite_port=vite.port, vite_host="127.0.0.1")
+        answer = await call_http(proxy, http_scope("/a.js"))
+        await proxy.close()
+    assert answer.status == 200
+    assert answer.body == b"final"

@@ -15,7 +15,8 @@ backend, restarted on every code change):
 - WebSockets are tunnelled frame by frame: the upstream chooses the subprotocol, and close
   codes and reasons pass through in both directions.
 
-httpx and websockets are imported on first use, not with this module.
+The HTTP side is :mod:`fastware_dev._http1` (asyncio streams and h11); websockets is
+imported on first use, not with this module.
 """
 
 from __future__ import annotations
@@ -24,13 +25,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from fastware_core.types import Receive, Scope, Send
 
-if TYPE_CHECKING:
-    import httpx
+from ._http1 import (
+    BadResponse,
+    ConnectFailed,
+    ConnectionPool,
+    Response,
+    ResponseTimeout,
+    StaleConnection,
+    UpstreamError,
+)
 
 __all__ = ("HOP_BY_HOP", "Unreachable", "Upstream", "sendable_close_code")
 
@@ -121,7 +129,7 @@ class Upstream:
         self.port = port
         self.name = name
         self.read_timeout = read_timeout
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._pools: dict[int, ConnectionPool] = {}
 
     @property
     def authority(self) -> str:
@@ -134,40 +142,33 @@ class Upstream:
         """``http://host:port``."""
         return f"http://{self.authority}"
 
-    def _client(self) -> httpx.AsyncClient:
-        # One client per event loop: a client's connections belong to the loop that made them.
-        import httpx
-
+    def _pool(self) -> ConnectionPool:
+        # One pool per event loop: a connection belongs to the loop that opened it.
         loop = asyncio.get_running_loop()
-        client = self._clients.get(id(loop))
-        if client is None:
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(10.0, read=self.read_timeout, write=60.0, pool=30.0),
-                follow_redirects=False,
-                trust_env=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                transport=httpx.AsyncHTTPTransport(retries=0),
-            )
-            self._clients[id(loop)] = client
-        return client
+        pool = self._pools.get(id(loop))
+        if pool is None:
+            pool = ConnectionPool(self.host, self.port, read_timeout=self.read_timeout)
+            self._pools[id(loop)] = pool
+        return pool
 
     async def aclose(self) -> None:
-        """Close the connections of the running loop's client."""
+        """Close the idle connections of the running loop's pool."""
         with contextlib.suppress(RuntimeError):
-            client = self._clients.pop(id(asyncio.get_running_loop()), None)
-            if client is not None:
-                await client.aclose()
+            pool = self._pools.pop(id(asyncio.get_running_loop()), None)
+            if pool is not None:
+                pool.close()
 
     # -- HTTP -------------------------------------------------------------------------------
 
     def _target(self, scope: Scope) -> str:
+        """The request target (path and query) for the upstream."""
         raw = scope.get("raw_path")
         if isinstance(raw, bytes) and raw:
             path = raw.decode("latin-1")
         else:
             path = quote(scope.get("path") or "/", safe=_PATH_SAFE)
         query = bytes(scope.get("query_string") or b"")
-        return f"{self.url}{path}" + (f"?{query.decode('latin-1')}" if query else "")
+        return path + (f"?{query.decode('latin-1')}" if query else "")
 
     def request_headers(self, scope: Scope) -> list[tuple[str, str]]:
         """The headers sent upstream for ``scope``: end-to-end ones, ``Host`` rewritten."""
@@ -225,17 +226,18 @@ class Upstream:
             retry: Decides, after a refused connection, whether to try again (the backend
                 may be restarting).
         """
-        import httpx
-
         method = str(scope.get("method") or "GET").upper()
-        headers = self.request_headers(scope)
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.request_headers(scope)
+        ]
         names = {name for name, _ in headers}
-        streamed = "content-length" in names or "transfer-encoding" in {
-            _decode(k).lower() for k, _ in scope.get("headers") or ()
-        }
+        streamed = b"content-length" in names or any(
+            bytes(k).lower() == b"transfer-encoding" for k, _ in scope.get("headers") or ()
+        )
         if not streamed and scope.get("http_version") == "2" and method not in _BODYLESS:
             streamed = True  # HTTP/2 bodies need no length header
-        state = {"done": body_done, "gone": False}
+        state = {"done": body_done}
 
         async def body() -> AsyncIterator[bytes]:
             for chunk in replayed:
@@ -243,7 +245,6 @@ class Upstream:
             while not state["done"]:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    state["gone"] = True
                     raise _ClientGone
                 chunk = message.get("body", b"")
                 if not message.get("more_body", False):
@@ -251,76 +252,67 @@ class Upstream:
                 if chunk:
                     yield bytes(chunk)
 
-        client = self._client()
+        pool = self._pool()
+        target = self._target(scope)
         attempts = 0
         while True:
             attempts += 1
-            content: Any = body() if streamed or replayed else None
-            request = client.build_request(
-                method, self._target(scope), headers=headers, content=content
-            )
+            content = body() if streamed or replayed else None
             try:
-                response = await client.send(request, stream=True)
+                response = await pool.request(method, target, headers, content)
                 break
             except _ClientGone:
                 return
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except ConnectFailed as exc:
                 if retry is not None and attempts < 50 and await retry(exc):
                     continue
                 await (on_unreachable or self.unreachable)(scope, send, exc)
                 return
-            except httpx.TimeoutException as exc:
-                await _plain(
-                    send, 504, f"{self.name} did not answer in time ({type(exc).__name__})"
-                )
+            except ResponseTimeout as exc:
+                await _plain(send, 504, f"{self.name} did not answer in time ({exc})")
                 return
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                # A kept-alive connection the upstream closed (it restarted): retry once when
-                # no body was consumed yet.
-                if attempts == 1 and not streamed and not replayed:
+            except StaleConnection as exc:
+                # A kept-alive connection the upstream closed (it restarted): retry when no
+                # body was consumed yet.
+                if attempts < 3 and not streamed and not replayed:
                     continue
                 await _plain(send, 502, f"{self.name} dropped the connection: {exc}")
                 return
-            except httpx.HTTPError as exc:
-                if state["gone"]:
-                    return
-                await _plain(send, 502, f"{self.name} failed: {type(exc).__name__}: {exc}")
+            except BadResponse as exc:
+                await _plain(send, 502, f"{self.name} dropped the connection: {exc}")
                 return
         try:
-            await self._relay(response, receive, send, method == "HEAD")
+            await self._relay(response, target, receive, send, method == "HEAD")
         finally:
-            await response.aclose()
+            response.close()
 
     async def _relay(
-        self, response: httpx.Response, receive: Receive, send: Send, head: bool
+        self, response: Response, target: str, receive: Receive, send: Send, head: bool
     ) -> None:
-        import httpx
-
         connection_tokens = {
             token.strip().lower()
-            for value in response.headers.get_list("connection")
-            for token in value.split(",")
+            for key, value in response.headers
+            if key == b"connection"
+            for token in value.decode("latin-1").split(",")
         }
         headers = [
             (key, value)
-            for key, value in response.headers.raw
-            if key.lower().decode("latin-1") not in HOP_BY_HOP
-            and key.lower().decode("latin-1") not in connection_tokens
+            for key, value in response.headers
+            if key.decode("latin-1") not in HOP_BY_HOP
+            and key.decode("latin-1") not in connection_tokens
         ]
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if head:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
 
         async def pump() -> None:
             try:
-                async for chunk in response.aiter_raw():
+                async for chunk in response.body():
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except httpx.HTTPError as exc:
-                logger.warning("%s stopped sending %s: %s", self.name, response.url.path, exc)
+            except UpstreamError as exc:
+                logger.warning("%s stopped sending %s: %s", self.name, target, exc)
             except OSError:
                 return  # the client is gone; the server reports that as a send error
             await send({"type": "http.response.body", "body": b"", "more_body": False})
