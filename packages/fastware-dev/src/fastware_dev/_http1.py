@@ -147,9 +147,7 @@ class ConnectionPool:
     async def _connect(self) -> _Connection:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    self.host, self.port, happy_eyeballs_delay=0.25, limit=_READ_SIZE * 4
-                ),
+                asyncio.open_connection(self.host, self.port, limit=_READ_SIZE * 4),
                 self.connect_timeout,
             )
         except TimeoutError:
