@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> str:
         "## The dev proxy (`scripts/bench dev`)",
         "",
         f"- Date: {now}; {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"Granian {_version('granian')}, httpx {_version('httpx')}",
+        f"Granian {_version('granian')}, h11 {_version('h11')}",
         f"- Method: Granian, 1 worker each, `--loop uvloop`, all on CPU {SERVER_CPU}; wrk 1 "
         f"thread on CPU {CLIENT_CPU}, {args.connections} connections for the API request and "
         f"{args.asset_connections} for the asset; {args.warmup} s warm-up + {args.duration} s "
