@@ -63,7 +63,7 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
         "fastware: error: unknown command 'nope' "
-        "(commands: errors, flags, routes, serve, status, stop, tasks, users)\n"
+        "(commands: dev, errors, flags, routes, serve, status, stop, tasks, users)\n"
     )
     assert main(["--bogus"]) == 2
 

@@ -11,6 +11,8 @@ import fastware
 COMPAT_MODULES = (
     "app",
     "auth",
+    "dev",
+    "devconfig",
     "di",
     "error_log",
     "features",
@@ -19,6 +21,7 @@ COMPAT_MODULES = (
     "responses",
     "routing",
     "sse",
+    "supervise",
     "tasks",
     "testing",
     "types",

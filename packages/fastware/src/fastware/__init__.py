@@ -49,6 +49,9 @@ if TYPE_CHECKING:
         send_error,
         set_cookie,
     )
+    from fastware_dev.devconfig import DevConfig, find_dev_pyproject, load_dev_config
+    from fastware_dev.exceptions import DevConfigError, DevRunError
+    from fastware_dev.supervise import run_dev
     from fastware_di import DependencyResolver, Depends, dependency
     from fastware_server import (
         AlreadyRunningError,
@@ -80,6 +83,9 @@ _LAZY: dict[str, str] = {
     "Broadcaster": "fastware_sse",
     "BytesResponse": "fastware_core.responses",
     "DependencyResolver": "fastware_di",
+    "DevConfig": "fastware_dev.devconfig",
+    "DevConfigError": "fastware_dev.exceptions",
+    "DevRunError": "fastware_dev.exceptions",
     "Depends": "fastware_di",
     "FastwareError": "fastware_core.exceptions",
     "FileResponse": "fastware_core.responses",
@@ -107,10 +113,13 @@ _LAZY: dict[str, str] = {
     "dependency": "fastware_di",
     "deregister_instance": "fastware_server.registry",
     "ensure_port_available": "fastware_server.ports",
+    "find_dev_pyproject": "fastware_dev.devconfig",
     "list_instances": "fastware_server.registry",
+    "load_dev_config": "fastware_dev.devconfig",
     "rate_limit": "fastware_auth",
     "read_port_file": "fastware_server.process",
     "register_instance": "fastware_server.registry",
+    "run_dev": "fastware_dev.supervise",
     "send_error": "fastware_core.responses",
     "serve": "fastware_server.run",
     "serve_background": "fastware_server.detached",
@@ -135,6 +144,9 @@ __all__ = (
     "BytesResponse",
     "DependencyResolver",
     "Depends",
+    "DevConfig",
+    "DevConfigError",
+    "DevRunError",
     "FastwareError",
     "FileResponse",
     "HTMLResponse",
@@ -162,10 +174,13 @@ __all__ = (
     "dependency",
     "deregister_instance",
     "ensure_port_available",
+    "find_dev_pyproject",
     "list_instances",
+    "load_dev_config",
     "rate_limit",
     "read_port_file",
     "register_instance",
+    "run_dev",
     "send_error",
     "serve",
     "serve_background",

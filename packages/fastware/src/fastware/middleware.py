@@ -1,6 +1,11 @@
-"""Compatibility path ``fastware.middleware`` (fastware 0.6.3): the middleware suite."""
+"""Compatibility path ``fastware.middleware`` (fastware 0.6.3): the middleware suite.
+
+``ViteDevProxy`` (fastware-dev) is imported on first access.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from fastware_core.middleware import (
     CORSMiddleware,
@@ -13,6 +18,9 @@ from fastware_core.middleware import (
     TrustedHostMiddleware,
 )
 
+if TYPE_CHECKING:
+    from fastware_dev.proxy import ViteDevProxy
+
 __all__ = (
     "CORSMiddleware",
     "GZipMiddleware",
@@ -22,4 +30,13 @@ __all__ = (
     "RequestTimingMiddleware",
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
+    "ViteDevProxy",
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ViteDevProxy":
+        from fastware_dev.proxy import ViteDevProxy
+
+        return ViteDevProxy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
