@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import fastware
+from fastware import Request, Router, TestClient, create_app
 
 
 def test_0_6_3_paths_are_fastware_dev_objects() -> None:
@@ -63,3 +67,46 @@ def test_fastware_help_lists_dev() -> None:
     )
     assert "  dev " in done.stdout
     assert fastware.__all__ == tuple(sorted(fastware.__all__))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_0_6_3_vite_dev_port_puts_the_vite_proxy_in_front(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = Router()
+
+    @router.get("/v1/ping")
+    async def ping(request: Request) -> dict[str, bool]:
+        return {"pong": True}
+
+    @router.get("/events")
+    async def events(request: Request) -> dict[str, bool]:
+        return {"backend": True}
+
+    port = _closed_port()  # no Vite there: the proxy answers its "Vite is not running" page
+    app = create_app(
+        router,
+        vite_dev_port=port,
+        vite_backend_prefixes=["/events"],
+        api_prefix="/v1",  # 0.6.3 ignored it and proxied /v1 to Vite (§22, 10)
+        sw_mode="cache",
+        error_log=False,
+    )
+    assert "sw_mode='cache' with vite_dev_port" in caplog.text
+    with TestClient(app) as client:
+        assert client.get("/v1/ping").json() == {"pong": True}
+        assert client.get("/events").json() == {"backend": True}
+        page = client.get("/")
+        assert page.status_code == 502
+        assert "x-request-id" in page.headers  # the built-in hooks still see it
+
+
+def test_a_bad_vite_dev_port_is_refused_when_the_app_is_made() -> None:
+    with pytest.raises(ValueError, match="vite_port"):
+        create_app(Router(), vite_dev_port=0, error_log=False)

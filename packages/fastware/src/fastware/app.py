@@ -15,6 +15,7 @@ Also the compatibility path ``fastware.app`` (fastware 0.6.3) for ``create_app``
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -72,7 +73,37 @@ def create_app(router: Router, config: AppConfig | None = None, **kwargs: Any) -
         injector = RateLimitInjector(injector)
     kwargs["injector"] = injector
     _wire_error_log(config, kwargs)
+    _wire_vite_proxy(config, kwargs)
     return create_core_app(router, config, **kwargs)
+
+
+def _wire_vite_proxy(config: AppConfig | None, kwargs: dict[str, Any]) -> None:
+    """0.6.3's ``vite_dev_port``/``vite_backend_prefixes``: fastware-dev's ``ViteDevProxy``
+    becomes the outermost user middleware (inside the built-in hooks: trusted hosts, CORS,
+    request ids and timing also see proxied requests), honouring ``api_prefix``."""
+    port = _setting(config, kwargs, "vite_dev_port")
+    if port is None:
+        return
+    from fastware_dev.proxy import ViteDevProxy
+
+    prefixes = _setting(config, kwargs, "vite_backend_prefixes")
+    api_prefix = _setting(config, kwargs, "api_prefix")
+    if _setting(config, kwargs, "sw_mode") == "cache":
+        logging.getLogger("fastware").warning(
+            "sw_mode='cache' with vite_dev_port: a caching service worker serves stale dev "
+            "assets; use sw_mode='off' or 'reset' while developing"
+        )
+
+    def vite_proxy(app: Any) -> Any:
+        return ViteDevProxy(
+            app,
+            vite_port=port,
+            api_prefix=api_prefix if api_prefix is not None else "/api",
+            backend_prefixes=prefixes,
+        )
+
+    kwargs["vite_dev_port"] = kwargs["vite_backend_prefixes"] = None
+    kwargs["middleware"] = [vite_proxy, *(_setting(config, kwargs, "middleware") or ())]
 
 
 def _setting(config: AppConfig | None, kwargs: dict[str, Any], name: str) -> Any:
