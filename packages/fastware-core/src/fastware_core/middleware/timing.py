@@ -17,8 +17,18 @@ from .base import Connection, HookMiddleware
 __all__ = ("ErrorSink", "RequestTimingMiddleware", "TimingRecord")
 
 logger = logging.getLogger("fastware.timing")
-_debug_enabled = logger.isEnabledFor  # the logging module caches its answer per level
 _wall_time = time.time
+_DEBUG = logging.DEBUG
+
+
+def _debug_enabled() -> bool:
+    """Whether ``fastware.timing`` logs DEBUG records (logging's answer, uncached)."""
+    return logger.isEnabledFor(_DEBUG)
+
+
+# logging keeps each logger's answer per level in ``Logger._cache`` and empties it whenever
+# any level changes; reading it first skips a call per request.
+_level_cache: dict[int, bool] = getattr(logger, "_cache", {})
 
 TimingRecord = tuple[float, str, str, int, float]
 """``(time.time(), method, path, status, duration_ms)`` with the duration rounded to 2 places."""
@@ -84,9 +94,13 @@ class RequestTimingMiddleware(HookMiddleware):
         path = conn.path
         if not (self._under and self.is_excluded(path)):
             method = conn.method
-            duration_ms = round(seconds * 1000.0, 2)
+            # round(x, 2) for a non-negative duration, at a fraction of its cost
+            duration_ms = int(seconds * 100000.0 + 0.5) / 100.0
             self.request_history.append((_wall_time(), method, path, status, duration_ms))
-            if _debug_enabled(logging.DEBUG):
+            debug = _level_cache.get(_DEBUG)
+            if debug is None:
+                debug = _debug_enabled()
+            if debug:
                 logger.debug(
                     "%s %s %d %.2fms",
                     method,
