@@ -9,20 +9,9 @@ from typing import Protocol
 
 import pytest
 from support.granian import GranianProcess
-from support.redis import RedisServer
+from support.redis import redis_server as redis_server  # the session's Redis fixture
 
 APP = "auth_app:app"
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A running redis-server for the whole session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class StartGranian(Protocol):

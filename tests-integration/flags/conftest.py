@@ -9,8 +9,9 @@ from typing import Protocol
 
 import httpx
 import pytest
-from sse.conftest import RedisServer
 from support.granian import GranianProcess
+from support.redis import RedisServer
+from support.redis import redis_server as redis_server  # the session's Redis fixture
 
 __all__ = ("Journal", "RedisServer", "StartGranian", "wait_until")
 
@@ -44,17 +45,6 @@ def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
 
     yield start
     for server in started:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A running redis-server for the whole session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-flags"))
-    server.start()
-    try:
-        yield server
-    finally:
         server.stop()
 
 

@@ -46,15 +46,18 @@ def test_once_per_host_runs_in_one_worker_and_moves_when_it_is_killed(
         states[body["pid"]] = {t["name"]: t["state"] for t in body["tasks"]}
     assert sorted(s["per-host"] for s in states.values()) == ["running", "standby"]
     os.kill(holder, signal.SIGKILL)
-    (survivor,) = workers - {holder}
-    # Granian respawns the killed worker; the survivor, retrying every 0.2 s, gets there first.
+    # The lock is free once the holder is gone: the surviving worker (retrying every 0.2 s)
+    # usually takes it, but on a loaded machine the worker Granian respawns in the killed
+    # one's place can get there first. Either way the task must move to one live worker.
     wait_until(
-        lambda: survivor in journal.pids("start", "per-host"),
+        lambda: journal.pids("start", "per-host") - {holder},
         5,
-        "the surviving worker taking the once-per-host task over",
+        "another worker taking the once-per-host task over",
     )
     time.sleep(1.0)
-    assert journal.beating("per-host") == {survivor}
+    (new_holder,) = journal.beating("per-host")  # exactly one worker runs it
+    assert new_holder != holder
+    assert new_holder in worker_pids(server.url)  # a live worker of this server
 
 
 def test_sigterm_stops_every_task_before_the_process_exits(

@@ -19,19 +19,9 @@ import httpx
 import pytest
 from support.granian import FastwareServeProcess, GranianProcess
 from support.redis import RedisServer as RedisServer  # re-exported for the tests
+from support.redis import redis_server as redis_server  # the session's Redis fixture
 
 STARTUP_TIMEOUT = 20.0  # redis-server
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A running redis-server for the whole session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

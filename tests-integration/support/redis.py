@@ -1,4 +1,4 @@
-"""A real ``redis-server`` for the integration suites (sse/, auth/).
+"""A real ``redis-server`` for the integration suites (sse/, auth/, flags/).
 
 ``redis-server`` must be installed (Debian package ``redis-server``; ``.ci/run`` installs
 it): a Redis that cannot be started fails the tests, it never skips them.
@@ -10,13 +10,14 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.granian import free_port
 
-__all__ = ("RedisServer",)
+__all__ = ("RedisServer", "redis_server")
 
 
 class RedisServer:
@@ -77,3 +78,14 @@ class RedisServer:
                 proc.wait(10)
         if proc is not None and proc.stderr is not None:
             proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A running redis-server for the whole session (import it into a suite's conftest)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
