@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -513,6 +514,25 @@ def test_request_id_is_generated_stored_and_echoed(app_router: Router) -> None:
     assert int(rid, 16) >= 0
     assert first.json()["rid"] == rid
     assert second.headers["x-request-id"] != rid
+
+
+def test_request_ids_stay_unique_across_blocks_and_forks() -> None:
+    from fastware_core.middleware.request_id import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]  # several blocks of 256
+    assert len(set(ids)) == 1000
+    assert all(len(rid) == 32 and int(rid, 16) >= 0 and rid == rid.lower() for rid in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 32
+    assert child[:16] != ids[-1][:16]  # a forked worker draws its own prefix
 
 
 def test_request_id_accepts_only_well_formed_incoming_ids(app_router: Router) -> None:

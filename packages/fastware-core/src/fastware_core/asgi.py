@@ -194,7 +194,8 @@ class ASGIDoor(Lifecycle):
             self._check_length(length)
         chunks: list[bytes] = []
         size = 0
-        task = self._start_deadline()
+        deadlines = self._deadlines
+        task = deadlines.start() if deadlines is not None else None
         try:
             while True:
                 message = await receive()
@@ -213,7 +214,8 @@ class ASGIDoor(Lifecycle):
                 raise HTTPError(408, "Request body not received in time") from None
             raise
         finally:
-            self._end_deadline(task)
+            if task is not None and deadlines is not None:
+                deadlines.finish(task)
         if not chunks:
             return None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

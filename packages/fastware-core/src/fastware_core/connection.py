@@ -80,7 +80,7 @@ class ASGIConnection:
             client to leave (``None`` for a view that only reads the scope).
     """
 
-    __slots__ = ("_headers", "receive", "scope")
+    __slots__ = ("_headers", "method", "path", "receive", "scope")
 
     door: ClassVar[str] = "asgi"
     """Which door the connection came through."""
@@ -88,26 +88,23 @@ class ASGIConnection:
     """The ASGI scope itself."""
     receive: Receive | None
     """The ASGI ``receive`` callable, if known."""
+    method: str
+    """The request method (``""`` for a WebSocket)."""
+    path: str
+    """The percent-decoded path."""
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         self.scope = scope
         self.receive = receive
         self._headers: Headers | None = None
+        # Read once: hooks (request ids, timing) and handlers ask for these on every request.
+        self.method = scope.get("method", "")
+        self.path = scope.get("path", "/")
 
     @property
     def type(self) -> str:
         """``http`` or ``websocket``."""
         return str(self.scope["type"])
-
-    @property
-    def method(self) -> str:
-        """The request method (``""`` for a WebSocket)."""
-        return str(self.scope.get("method", ""))
-
-    @property
-    def path(self) -> str:
-        """The percent-decoded path."""
-        return str(self.scope.get("path", "/"))
 
     @property
     def raw_path(self) -> bytes | None:
@@ -215,7 +212,7 @@ class RSGIConnection:
             is read).
     """
 
-    __slots__ = ("_headers", "_scope", "protocol", "state")
+    __slots__ = ("_headers", "_scope", "method", "path", "protocol", "state")
 
     door: ClassVar[str] = "rsgi"
     """Which door the connection came through."""
@@ -224,27 +221,27 @@ class RSGIConnection:
     """The RSGI protocol the server handed to the app, if known."""
     state: dict[str, Any]
     """Per-request state; it becomes ``request.state``."""
+    method: str
+    """The request method (``""`` for a WebSocket)."""
+    path: str
+    """The percent-decoded path."""
 
-    def __init__(self, scope: RSGIScope, protocol: Any = None) -> None:
+    def __init__(self, scope: RSGIScope, protocol: Any = None, method: str | None = None) -> None:
         self._scope = scope
         self.protocol = protocol
         self.state: dict[str, Any] = {}
         self._headers: Headers | None = None
+        # Read once: hooks (request ids, timing) and handlers ask for these on every request.
+        # The HTTP door passes the method it has already read.
+        if method is None:
+            method = "" if scope.proto == "ws" else scope.method
+        self.method = method
+        self.path = scope.path
 
     @property
     def type(self) -> str:
         """``http`` or ``websocket``."""
         return "websocket" if self._scope.proto == "ws" else "http"
-
-    @property
-    def method(self) -> str:
-        """The request method (``""`` for a WebSocket)."""
-        return "" if self._scope.proto == "ws" else self._scope.method
-
-    @property
-    def path(self) -> str:
-        """The percent-decoded path."""
-        return self._scope.path
 
     @property
     def raw_path(self) -> bytes | None:

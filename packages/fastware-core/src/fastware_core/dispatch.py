@@ -332,28 +332,12 @@ class Dispatcher:
         if self.max_body_size is not None and int(length) > self.max_body_size:
             raise HTTPError(413, "Request body too large")
 
-    def _start_deadline(self) -> asyncio.Task[Any] | None:
-        """Put the current task under ``body_timeout``; ``None`` when there is no deadline
-        (disabled, or a server-specific task object that cannot be cancelled)."""
-        deadlines = self._deadlines
-        if deadlines is None:
-            return None
-        task = current_task()
-        if not isinstance(task, asyncio.Task):
-            return None
-        deadlines.start(task)
-        return task
-
     def _body_timed_out(self, task: asyncio.Task[Any] | None) -> bool:
         """After a cancellation while reading a body: whether it was the body deadline."""
         if task is not None and self._deadlines is not None and self._deadlines.expired(task):
             task.uncancel()
             return True
         return False
-
-    def _end_deadline(self, task: asyncio.Task[Any] | None) -> None:
-        if task is not None and self._deadlines is not None:
-            self._deadlines.finish(task)
 
     # -- headers and hooks ---------------------------------------------------------------------
 

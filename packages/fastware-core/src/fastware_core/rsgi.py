@@ -64,10 +64,10 @@ class RSGIDoor(Lifecycle):
         compiled = self._compiled
         if compiled is None:
             compiled = self._compile()
-        conn = RSGIConnection(scope, protocol)
+        method = scope.method
+        conn = RSGIConnection(scope, protocol, method)
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
-        method = scope.method
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -76,7 +76,7 @@ class RSGIDoor(Lifecycle):
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
                 return
-        path = scope.path
+        path = conn.path
         if compiled.mounts:
             mount = compiled.match_mount(path)
             if mount is not None:
@@ -183,7 +183,8 @@ class RSGIDoor(Lifecycle):
             self._check_length(length)
             if length == "0":
                 return None
-        task = self._start_deadline()
+        deadlines = self._deadlines
+        task = deadlines.start() if deadlines is not None else None
         try:
             if length is not None:
                 body: bytes = await protocol()
@@ -201,7 +202,8 @@ class RSGIDoor(Lifecycle):
                 raise HTTPError(408, "Request body not received in time") from None
             raise
         finally:
-            self._end_deadline(task)
+            if task is not None and deadlines is not None:
+                deadlines.finish(task)
 
     async def _rsgi_stream(
         self, protocol: Any, conn: Connection, response: Response, head: bool, request: Request

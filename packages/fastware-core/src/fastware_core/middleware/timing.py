@@ -78,11 +78,26 @@ class RequestTimingMiddleware(HookMiddleware):
         self.error_log = error_log
         self.request_count = 0
         """Requests finished since start, excluded paths included."""
-        self.request_history: deque[TimingRecord] = deque(maxlen=maxlen)
-        """The most recent :data:`TimingRecord` entries, oldest first."""
+        self._history: deque[TimingRecord] = deque(maxlen=maxlen)
+        # Finished requests not yet turned into TimingRecords: (time.time(), method, path,
+        # status, seconds). Rounding waits until somebody reads the history; with the same
+        # maxlen, the records that survive are the same.
+        self._unrounded: deque[tuple[float, str, str, int, float]] = deque(maxlen=maxlen)
         prefixes = [p.rstrip("/") for p in exclude_paths or ()]
         self._exact = frozenset(prefixes)
         self._under = tuple(p + "/" for p in prefixes)
+
+    @property
+    def request_history(self) -> deque[TimingRecord]:
+        """The most recent :data:`TimingRecord` entries, oldest first (at most ``maxlen``)."""
+        unrounded = self._unrounded
+        if unrounded:
+            self._history.extend(
+                (wall, method, path, status, int(seconds * 100000.0 + 0.5) / 100.0)
+                for wall, method, path, status, seconds in unrounded
+            )
+            unrounded.clear()
+        return self._history
 
     def is_excluded(self, path: str) -> bool:
         """Whether ``path`` is one of ``exclude_paths`` or below one of them."""
@@ -94,13 +109,13 @@ class RequestTimingMiddleware(HookMiddleware):
         path = conn.path
         if not (self._under and self.is_excluded(path)):
             method = conn.method
-            # round(x, 2) for a non-negative duration, at a fraction of its cost
-            duration_ms = int(seconds * 100000.0 + 0.5) / 100.0
-            self.request_history.append((_wall_time(), method, path, status, duration_ms))
+            self._unrounded.append((_wall_time(), method, path, status, seconds))
             debug = _level_cache.get(_DEBUG)
             if debug is None:
                 debug = _debug_enabled()
             if debug:
+                # round(x, 2) for a non-negative duration, at a fraction of its cost
+                duration_ms = int(seconds * 100000.0 + 0.5) / 100.0
                 logger.debug(
                     "%s %s %d %.2fms",
                     method,
