@@ -98,12 +98,16 @@ def decode_json(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, type_: Any =
         HTTPError: 400 for malformed JSON, invalid UTF-8, too-deep nesting or numbers out of
             range; 422 when well-formed JSON does not match ``type_``.
     """
-    if exceeds_depth(data, max_depth):
+    # Each level of nesting takes a byte: a body no longer than the limit cannot pass it.
+    if len(data) > max_depth and exceeds_depth(data, max_depth):
         raise HTTPError(400, f"JSON nested deeper than {max_depth} levels")
     try:
         if type_ is Any:
             return _any_decoder.decode(data)
-        return _decoder_for(type_).decode(data)
+        decoder = _decoders.get(type_)
+        if decoder is None:
+            decoder = _decoder_for(type_)
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
         if type_ is Any:
             raise HTTPError(400, f"Invalid JSON: {exc}") from None

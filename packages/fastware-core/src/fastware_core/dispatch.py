@@ -197,7 +197,9 @@ class Dispatcher:
         kind = type(result)
         if kind is dict or kind is list:
             return 200, JSON, encode_json(result), None
-        return self._render(result)
+        if isinstance(result, Response):  # _render's work, inlined for the hot path
+            return result if result.streaming else result.rendered()
+        return 200, JSON, encode_json(result), None
 
     def _render(self, result: Any) -> Rendered | Response:
         if isinstance(result, Response):

@@ -352,6 +352,8 @@ class Request:
         if app is None or not app.json_content_types_only:
             return
         content_type = self._conn.header("content-type")
+        if content_type == "application/json":  # what nearly every client sends
+            return
         media = content_type.partition(";")[0].strip().lower() if content_type else ""
         if media != "application/json" and not (media.endswith("+json") and "/" in media):
             raise HTTPError(
@@ -396,12 +398,20 @@ class Request:
         if validate is not None:
             data = self.json
             try:
-                return cast(T, validate(data))
+                validated: T = validate(data)
             except ValueError as exc:  # pydantic's ValidationError is a ValueError
                 raise HTTPError(422, str(exc)) from None
-        if self._body is not None:
+            return validated
+        body = self._body
+        if body is None:
+            body = b"null"
+        else:
             self._check_json_media_type()
-        return cast(T, decode_json(self._body or b"null", max_depth=self._max_depth, type_=model))
+        app = self._app
+        decoded: T = decode_json(
+            body, max_depth=DEFAULT_MAX_DEPTH if app is None else app.max_json_depth, type_=model
+        )
+        return decoded
 
     # -- state and connection -------------------------------------------------------------------
 
