@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastware_core import MissingPackageError
 
+__all__ = ("missing_extra",)
+
 
 def missing_extra(distribution: str, message: str) -> MissingPackageError:
     """A :class:`~fastware_core.MissingPackageError` for ``distribution`` whose message is

@@ -60,12 +60,13 @@ class MCPVersionError(FastwareError, RuntimeError):
 
 def _mcp_server_class() -> Any:
     if not _MCP_AVAILABLE:
-        error = MCPUnavailableError("mcp", "fastware.mcp.create_mcp_server")
-        error.msg = (
+        message = (
             "fastware.mcp.create_mcp_server needs the mcp package, which is not installed: "
             "pip install 'fastware[mcp]'"
         )
-        error.args = (error.msg,)
+        error = MCPUnavailableError("mcp", message)
+        error.msg = message
+        error.args = (message,)
         raise error
     try:
         installed = version("mcp")
