@@ -92,8 +92,12 @@ class RequestIDMiddleware(HookMiddleware):
 
     def _before_and_bind(self, conn: Connection) -> Answer | None:
         """:meth:`before`, then the id into :data:`request_id_var` (:func:`bind_request_ids`)."""
-        _plain_before(self, conn)
-        _set_request_id(conn.state["request_id"])
+        # before()'s body again rather than a call to it: this runs on every request
+        incoming = conn.header(self.header_name) if self.trust_incoming else None
+        if incoming is None or self._valid(incoming) is None:
+            incoming = new_request_id()
+        conn.state["request_id"] = incoming
+        _set_request_id(incoming)
         return None
 
     def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
