@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,9 @@ from fastware_core.middleware import (
     TrustedHostMiddleware,
     add_vary,
     answer_headers,
+    bind_request_ids,
     error_answer,
+    request_id_var,
 )
 from fastware_core.middleware.gzip import accepts_gzip
 from fastware_core.middleware.trusted_host import split_host
@@ -566,6 +568,68 @@ def test_request_id_options_header_name_and_distrust() -> None:
         RequestIDMiddleware(header_name="bad header")
     with pytest.raises(ValueError, match="max_length"):
         RequestIDMiddleware(max_length=0)
+
+
+@pytest.fixture
+def bound_ids() -> Iterator[None]:
+    bind_request_ids()
+    try:
+        yield
+    finally:
+        bind_request_ids(False)
+
+
+def _context_id_router() -> Router:
+    router = Router()
+
+    @router.get("/rid")
+    async def rid(request: Request) -> Any:
+        seen = request_id_var.get()
+        await asyncio.sleep(0.01)  # another request runs meanwhile
+        return {"context": seen, "after_await": request_id_var.get()}
+
+    @router.get("/stream")
+    async def stream(request: Request) -> StreamResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield (request_id_var.get() or "-").encode()
+
+        return StreamResponse(chunks(), "text/plain")
+
+    return router
+
+
+def test_request_id_var_is_unset_while_binding_is_off() -> None:
+    with TestClient(create_app(_context_id_router())) as client:
+        body = client.get("/rid").json()
+    assert body == {"context": None, "after_await": None}
+    assert request_id_var.get() is None
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("bound_ids")
+async def test_bound_request_ids_follow_each_concurrent_request() -> None:
+    async with AsyncTestClient(create_app(_context_id_router())) as client:
+        answers = await asyncio.gather(*(client.get("/rid") for _ in range(20)))
+        streamed = await client.get("/stream", headers={"x-request-id": "trace-7"})
+    for answer in answers:
+        rid = answer.headers["x-request-id"]
+        assert answer.json() == {"context": rid, "after_await": rid}
+    assert len({a.headers["x-request-id"] for a in answers}) == 20
+    assert streamed.text == "trace-7"
+    assert request_id_var.get() is None  # nothing leaks into the caller's context
+
+
+@pytest.mark.usefixtures("bound_ids")
+def test_binding_covers_middleware_built_before_it_was_turned_on() -> None:
+    bind_request_ids(False)
+    client = client_for(_context_id_router(), request_id())
+    bind_request_ids()
+    with client:
+        answer = client.get("/rid")
+    assert answer.json()["context"] == answer.headers["x-request-id"]
+    bind_request_ids(False)
+    with client_for(_context_id_router(), request_id()) as client:
+        assert client.get("/rid").json()["context"] is None
 
 
 # -- timing --------------------------------------------------------------------------------------

@@ -8,18 +8,26 @@ import pytest
 
 import fastware
 
+# Every submodule path of fastware 0.6.3 (reference §0.1, design.md §3); the private helpers
+# _scope, _fswrite and _assets are not part of it.
 COMPAT_MODULES = (
     "app",
+    "audit",
     "auth",
+    "cli",
+    "config",
     "dev",
     "devconfig",
     "di",
     "error_log",
     "features",
+    "logging",
+    "mcp",
     "middleware",
     "request",
     "responses",
     "routing",
+    "server",
     "sse",
     "supervise",
     "tasks",
@@ -27,7 +35,68 @@ COMPAT_MODULES = (
     "types",
     "websocket",
 )
-HEAVY = ("granian", "jwt", "bcrypt", "redis", "httpx", "fastware_core")
+# Every name of reference §0.1, eager and lazy.
+REFERENCE_NAMES = (
+    "Scope",
+    "Receive",
+    "Send",
+    "Router",
+    "Request",
+    "State",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "JSONResponse",
+    "TextResponse",
+    "HTMLResponse",
+    "BytesResponse",
+    "StreamResponse",
+    "FileResponse",
+    "HTTPError",
+    "send_error",
+    "set_cookie",
+    "delete_cookie",
+    "create_app",
+    "AppConfig",
+    "DependencyResolver",
+    "Broadcaster",
+    "sse_route",
+    "__version__",
+    "serve",
+    "serve_background",
+    "stop",
+    "stop_background",
+    "status",
+    "ServerStatus",
+    "PortInUseError",
+    "AlreadyRunningError",
+    "check_already_running",
+    "ensure_port_available",
+    "read_port_file",
+    "RegistryEntry",
+    "register_instance",
+    "deregister_instance",
+    "list_instances",
+    "DevConfig",
+    "DevConfigError",
+    "load_dev_config",
+    "find_dev_pyproject",
+    "run_dev",
+    "DevRunError",
+)
+HEAVY = (
+    "granian",
+    "jwt",
+    "bcrypt",
+    "redis",
+    "httpx",
+    "fastware_core",
+    "structlog",
+    "pydantic",
+    "mcp",
+    "sentry_sdk",
+)
+# What the optional extras bring in: importing their fastware modules must not.
+EXTRAS = ("structlog", "pydantic", "mcp", "sentry_sdk")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -96,6 +165,31 @@ def test_compatibility_submodules_import(name: str) -> None:
     assert module.__all__
     for exported in module.__all__:
         assert getattr(module, exported) is not None
+
+
+@pytest.mark.parametrize("name", COMPAT_MODULES)
+def test_each_submodule_imports_alone_in_a_fresh_interpreter(name: str) -> None:
+    loaded = _modules_after(f"import fastware.{name}")
+    assert f"fastware.{name}" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in EXTRAS}
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_every_name_of_0_6_3_imports_from_fastware(name: str) -> None:
+    assert name in fastware.__all__
+    namespace: dict[str, object] = {}
+    exec(f"from fastware import {name}", namespace)
+    assert namespace[name] is getattr(fastware, name)
+
+
+def test_server_markers_stay_off_the_top_level() -> None:
+    import fastware.server
+
+    for name in ("write_marker", "list_markers", "remove_marker"):
+        assert name in fastware.server.__all__
+        assert name not in fastware.__all__
+        with pytest.raises(AttributeError):
+            getattr(fastware, name)
 
 
 def test_types_all_is_exactly_the_asgi_aliases() -> None:

@@ -16,6 +16,8 @@ from fastware_core.middleware import (
     RequestTimingMiddleware,
     SecurityHeadersMiddleware,
     TrustedHostMiddleware,
+    bind_request_ids,
+    request_id_var,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ __all__ = (
     "SecurityHeadersMiddleware",
     "TrustedHostMiddleware",
     "ViteDevProxy",
+    "bind_request_ids",
+    "request_id_var",
 )
 
 

@@ -27,7 +27,7 @@ from .base import (
 from .cors import CORSMiddleware
 from .gzip import GZipMiddleware
 from .https_redirect import HTTPSRedirectMiddleware
-from .request_id import RequestIDMiddleware
+from .request_id import RequestIDMiddleware, bind_request_ids, request_id_var
 from .security_headers import SecurityHeadersMiddleware
 from .timing import ErrorSink, RequestTimingMiddleware, TimingRecord
 from .trusted_host import TrustedHostMiddleware
@@ -48,6 +48,8 @@ __all__ = (
     "TrustedHostMiddleware",
     "add_vary",
     "answer_headers",
+    "bind_request_ids",
     "error_answer",
+    "request_id_var",
     "send_answer",
 )

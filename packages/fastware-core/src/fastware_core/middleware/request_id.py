@@ -6,12 +6,13 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 from fastware_core.types import ASGIApp
 
 from .base import Answer, Connection, HookMiddleware
 
-__all__ = ("RequestIDMiddleware",)
+__all__ = ("RequestIDMiddleware", "bind_request_ids", "request_id_var")
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -67,8 +68,9 @@ class RequestIDMiddleware(HookMiddleware):
     characters from ``A-Z a-z 0-9 . _ : -``; anything else (too long, spaces, quotes,
     control characters) is replaced by a fresh 32-character hex id, so clients cannot
     pollute logs or headers. The id is appended to the response headers. Logging context
-    (structlog contextvars and the like) is not touched: bind it in your own middleware
-    from ``request.state.request_id`` if you want it.
+    (structlog contextvars and the like) is not touched; after :func:`bind_request_ids`
+    (which ``fastware.logging.configure_logging`` calls) the id is also in
+    :data:`request_id_var` while the request runs.
 
     Args:
         app: The ASGI app to wrap (``None`` when the app drives the hooks itself).
@@ -105,8 +107,44 @@ class RequestIDMiddleware(HookMiddleware):
         conn.state["request_id"] = incoming
         return None
 
+    def _before_and_bind(self, conn: Connection) -> Answer | None:
+        """:meth:`before`, then the id into :data:`request_id_var` (:func:`bind_request_ids`)."""
+        # before()'s body again rather than a call to it: this runs on every request
+        incoming = conn.header(self.header_name) if self.trust_incoming else None
+        if incoming is None or self._valid(incoming) is None:
+            incoming = _ids.next_id()
+        conn.state["request_id"] = incoming
+        _set_request_id(incoming)
+        return None
+
     def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
         """Append the id header to the response."""
         request_id = conn.state.get("request_id")
         if request_id is not None:
             headers.append((self.header_name, request_id))
+
+
+request_id_var: ContextVar[str | None] = ContextVar("fastware_request_id", default=None)
+"""The id of the request being handled, once :func:`bind_request_ids` turned binding on.
+
+Each request runs in its own context (ASGI servers and both of fastware's doors give each
+request its own task), so a log line reads the id of the request that wrote it; outside a
+request, and while binding is off, it is ``None``.
+"""
+_set_request_id = request_id_var.set
+_plain_before = RequestIDMiddleware.before
+
+
+def bind_request_ids(enabled: bool = True) -> None:
+    """Turn on (or off) setting :data:`request_id_var` for every request.
+
+    Off by default, so an app that never asks pays nothing per request: turning it on swaps
+    :class:`RequestIDMiddleware`'s ``before`` hook for one that also sets the context
+    variable, for every instance, already built or not. Logging setups call it
+    (``fastware.logging.configure_logging`` does) to put the id on every log line.
+
+    Args:
+        enabled: ``False`` restores the hook that only stores the id in the request state.
+    """
+    hook = RequestIDMiddleware._before_and_bind if enabled else _plain_before
+    setattr(RequestIDMiddleware, "before", hook)  # noqa: B010 - mypy refuses a method assignment
