@@ -1,0 +1,36 @@
+"""The ``/__fastware/`` runtime behind a real Granian, for the service-worker browser tests.
+
+Granian loads it as ``fw_runtime_app:app``; the built site (``dist/index.html``,
+``dist/assets/...``) is read from ``$FW_RUNTIME_ROOT``, the service-worker mode from
+``$FW_SW_MODE`` (``cache``, ``reset`` or ``off``) and the scripts of other service workers
+to leave alone from ``$FW_FOREIGN_SW`` (comma-separated).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from fastware_core import Request, Router, create_app
+
+DIST = Path(os.environ.get("FW_RUNTIME_ROOT", ".")) / "dist"
+FOREIGN = [p for p in os.environ.get("FW_FOREIGN_SW", "").split(",") if p]
+
+router = Router()
+
+
+@router.get("/api/ping")
+async def ping(request: Request) -> dict[str, Any]:
+    return {"pong": True}
+
+
+app = create_app(
+    router,
+    static_dir=DIST / "assets",
+    spa_fallback=DIST / "index.html",
+    api_prefix="/api",
+    sw_mode=os.environ.get("FW_SW_MODE", "cache"),
+    foreign_sw_paths=FOREIGN or None,
+    name="runtime-test",
+)
