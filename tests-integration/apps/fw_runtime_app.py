@@ -3,7 +3,8 @@
 Granian loads it as ``fw_runtime_app:app``; the built site (``dist/index.html``,
 ``dist/assets/...``) is read from ``$FW_RUNTIME_ROOT``, the service-worker mode from
 ``$FW_SW_MODE`` (``cache``, ``reset`` or ``off``) and the scripts of other service workers
-to leave alone from ``$FW_FOREIGN_SW`` (comma-separated).
+to leave alone from ``$FW_FOREIGN_SW`` (comma-separated); ``$FW_HEARTBEAT`` sets the
+seconds between heartbeats of ``/__fastware/events``.
 """
 
 from __future__ import annotations
@@ -34,3 +35,6 @@ app = create_app(
     foreign_sw_paths=FOREIGN or None,
     name="runtime-test",
 )
+
+if os.environ.get("FW_HEARTBEAT") and app.runtime is not None:
+    app.runtime.heartbeat_interval = float(os.environ["FW_HEARTBEAT"])

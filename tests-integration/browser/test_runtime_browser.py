@@ -76,7 +76,8 @@ def start_server(
     return process
 
 
-def cache_names_are(page: Page, names: list[str]) -> str:
+def cache_names_are(names: list[str]) -> str:
+    """A page condition: the origin's caches are exactly ``names``."""
     expected = ",".join(sorted(names))
     return f"caches.keys().then((k) => k.sort().join(',') === {expected!r})"
 
@@ -112,7 +113,7 @@ def test_cache_mode_works_offline_and_an_open_page_picks_up_a_new_build(
                 "Promise.all([caches.match('/'), caches.match('/assets/app-1a2b3c4d.js')])"
                 ".then((found) => found.every(Boolean))"
             )
-            page.wait_for(cache_names_are(page, [f"fastware-cache-{first}"]))
+            page.wait_for(cache_names_are([f"fastware-cache-{first}"]))
 
             # the user types into the open page
             page.evaluate("document.getElementById('note').focus()")
@@ -146,7 +147,7 @@ def test_cache_mode_works_offline_and_an_open_page_picks_up_a_new_build(
             # the new build's worker took over and deleted the old build's cache
             page.wait_for(f"caches.keys().then((k) => !k.includes('fastware-cache-{first}'))")
             page.navigate(url + "/")
-            page.wait_for(cache_names_are(page, [f"fastware-cache-{second}"]))
+            page.wait_for(cache_names_are([f"fastware-cache-{second}"]))
             assert text_of(page, "asset") == "v2"
     finally:
         server.stop()
@@ -200,7 +201,7 @@ def test_reset_mode_unregisters_old_workers_and_deletes_every_cache(
             page.wait_for(
                 "navigator.serviceWorker.getRegistrations().then((r) => r.length === 0)", 30
             )
-            page.wait_for(cache_names_are(page, []))
+            page.wait_for(cache_names_are([]))
             page.navigate(url + "/")
             assert text_of(page, "asset") == "v1"  # served by the network, no worker
             assert page.evaluate("navigator.serviceWorker.controller") is None
