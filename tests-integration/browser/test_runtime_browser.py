@@ -207,3 +207,40 @@ def test_reset_mode_unregisters_old_workers_and_deletes_every_cache(
             assert page.evaluate("navigator.serviceWorker.controller") is None
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_cache_mode_unregisters_a_worker_not_listed_in_foreign_sw_paths(
+    interface: str, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    write_site(site, "v1")
+    server = start_server(interface, site, "cache", free_port(), tmp_path)
+    try:
+        url = server.url
+        with Chromium(tmp_path / "chromium") as browser:
+            page = browser.new_page()
+            page.navigate(url + "/")
+            page.wait_for(RELOADED_UNDER_WORKER)
+            page.evaluate(
+                "navigator.serviceWorker.register('/sw.js', {scope: '/legacy/'}).then(() => 1)"
+            )
+            page.wait_for("navigator.serviceWorker.getRegistrations().then((r) => r.length === 2)")
+            page.navigate(url + "/")
+            page.wait_for(
+                "navigator.serviceWorker.getRegistrations().then((r) => r.length === 1"
+                " && r[0].active.scriptURL.endsWith('/__fastware/sw.js'))"
+            )
+            errors = [
+                arg.get("value", "")
+                for event in page.events
+                if event.get("method") == "Runtime.consoleAPICalled"
+                and event["params"]["type"] == "error"
+                for arg in event["params"]["args"]
+            ]
+            assert any(
+                "unregistering the service worker /sw.js" in text and "foreign_sw_paths" in text
+                for text in errors
+            ), errors
+    finally:
+        server.stop()
