@@ -31,12 +31,23 @@ BUILDS = {"v1": "app-1a2b3c4d.js", "v2": "app-9f8e7d6c.js"}
 INDEX_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>runtime</title></head>
 <body>
-<form><input name="note" id="note"><input type="password" name="secret" id="secret"></form>
-<div id="asset">none</div>
+<form><input name="note" id="note"><input type="password" name="secret" id="secret">
+<input type="checkbox" name="agree" id="agree">
+<input type="hidden" name="csrf" id="csrf" value="{build}">
+<select name="size" id="size"><option>s</option><option>m</option><option>l</option></select></form>
+<div id="asset">none</div><div id="restored">none</div>
 <script src="/assets/{asset}"></script>
 <script src="/__fastware/sw-register.js"></script>
 <script src="/__fastware/client.js"></script>
 </body></html>
+"""
+
+# The app's own state goes through the update client's hooks.
+APP_JS = """document.getElementById("asset").textContent = "{build}";
+window.__fastwareStateProvider = () => ({{ counter: window.counter || 0 }});
+window.__fastwareRestoreState = (saved) => {{
+  document.getElementById("restored").textContent = JSON.stringify(saved);
+}};
 """
 
 # A worker an older release of the app registered itself, caching into its own cache.
@@ -59,10 +70,8 @@ def write_site(root: Path, build: str) -> None:
     shutil.rmtree(dist, ignore_errors=True)
     (dist / "assets").mkdir(parents=True)
     asset = BUILDS[build]
-    (dist / "index.html").write_text(INDEX_HTML.format(asset=asset))
-    (dist / "assets" / asset).write_text(
-        f"document.getElementById('asset').textContent = {build!r};\n"
-    )
+    (dist / "index.html").write_text(INDEX_HTML.format(asset=asset, build=build))
+    (dist / "assets" / asset).write_text(APP_JS.format(build=build))
     (dist / "sw.js").write_text(LEGACY_WORKER)
 
 
@@ -120,6 +129,9 @@ def test_cache_mode_works_offline_and_an_open_page_picks_up_a_new_build(
             page.call("Input.insertText", {"text": "typed before the deploy"})
             page.evaluate("document.getElementById('secret').focus()")
             page.call("Input.insertText", {"text": "hunter2"})
+            page.evaluate("document.getElementById('agree').click()")
+            page.evaluate("document.getElementById('size').value = 'l'")
+            page.evaluate("window.counter = 7")
 
             # the server goes away: a second tab still gets the app, from the cache
             server.stop()
@@ -142,6 +154,10 @@ def test_cache_mode_works_offline_and_an_open_page_picks_up_a_new_build(
             page.wait_for("document.getElementById('asset').textContent === 'v2'", 30)
             page.wait_for("document.getElementById('note').value === 'typed before the deploy'")
             assert page.evaluate("document.getElementById('secret').value") == ""
+            assert page.evaluate("document.getElementById('agree').checked") is True
+            assert page.evaluate("document.getElementById('size').value") == "l"
+            assert page.evaluate("document.getElementById('csrf').value") == "v2"  # not restored
+            assert text_of(page, "restored") == '{"counter":7}'
             assert page.evaluate("sessionStorage.getItem('fastware:snapshot')") is None
 
             # the new build's worker took over and deleted the old build's cache
