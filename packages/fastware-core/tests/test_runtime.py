@@ -400,11 +400,29 @@ def test_hooks_apply_to_runtime_answers(dist: Path) -> None:
         ("legacy_sw_paths", "/sw.js"),
         ("foreign_sw_paths", ["https://cdn.test/sw.js"]),
         ("foreign_sw_paths", [None]),
+        ("legacy_sw_paths", ["/{name}.js"]),
+        ("legacy_sw_paths", ["/sw.js?v=1"]),
     ],
 )
 def test_bad_script_paths_are_refused_at_create_app(dist: Path, setting: str, value: Any) -> None:
     with pytest.raises(ValueError, match=setting):
         frontend_app(dist, **{setting: value})
+
+
+def test_reset_mode_lists_each_script_path_once(dist: Path) -> None:
+    app = frontend_app(
+        dist, sw_mode="reset", legacy_sw_paths=["/sw.js", "/sw.js", "/__fastware/sw.js"]
+    )
+    assert app.runtime is not None
+    assert app.runtime.sw_mode == "reset"
+    assert sorted(app.runtime.paths) == [
+        "/__fastware/client.js",
+        "/__fastware/events",
+        "/__fastware/sw-register.js",
+        "/__fastware/sw.js",
+        "/__fastware/version",
+        "/sw.js",
+    ]
 
 
 def test_an_unknown_sw_mode_is_refused(dist: Path) -> None:

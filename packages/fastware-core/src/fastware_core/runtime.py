@@ -3,16 +3,14 @@
 An app that serves a frontend (``static_dir``, ``spa_fallback`` or ``sw_mode`` set, or
 ``runtime=True``) answers these paths itself (see docs/runtime.md):
 
-============================  ===========================================================
-``/__fastware/version``       ``{"build_id": ..., "name": ...}``
-``/__fastware/events``        server-sent events: a ``build`` event, then heartbeats
-``/__fastware/client.js``     the update client: reloads the page on a new build, keeping
-                              its form fields
-``/__fastware/sw.js``         the caching worker (``cache``) or the self-destruct worker
-                              (``reset``); 404 otherwise
-``/__fastware/sw-register.js``  the registration snippet (``cache``); 404 otherwise
-each of ``legacy_sw_paths``   the self-destruct worker (``reset`` only)
-============================  ===========================================================
+- ``/__fastware/version``: ``{"build_id": ..., "name": ...}``;
+- ``/__fastware/events``: server-sent events, a ``build`` event, then heartbeats;
+- ``/__fastware/client.js``: the update client, which reloads the page on a new build and
+  keeps its form fields;
+- ``/__fastware/sw.js``: the caching worker (``cache``) or the self-destruct worker
+  (``reset``), 404 otherwise;
+- ``/__fastware/sw-register.js``: the registration snippet (``cache``), 404 otherwise;
+- each of ``legacy_sw_paths``: the self-destruct worker (``reset`` only).
 
 The endpoints are ordinary entries of the app's compiled route table, put in front of the
 user's routes, so they cost nothing per request: no check runs for any other path, and an
@@ -130,7 +128,11 @@ def _check_paths(setting: str, paths: Sequence[str] | None) -> tuple[str, ...]:
     if isinstance(paths, str):
         raise ValueError(f"{setting} must be a list of paths, not a string ({paths!r})")
     for path in paths:
-        if not isinstance(path, str) or not path.startswith("/") or "\x00" in path:
+        if (
+            not isinstance(path, str)
+            or not path.startswith("/")
+            or any(c in path for c in "\x00{}?#")
+        ):
             raise ValueError(
                 f"{setting} entries must be absolute URL paths like '/sw.js', got {path!r}"
             )
@@ -181,8 +183,11 @@ class FastwareRuntime:
         router.get("/__fastware/sw.js")(self.service_worker)
         router.get("/__fastware/sw-register.js")(self.register_js)
         if self.sw_mode == "reset":
+            taken = {"/__fastware/sw.js"}
             for path in self.legacy_sw_paths:
-                router.get(path)(self.service_worker)
+                if path not in taken:
+                    taken.add(path)
+                    router.get(path)(self.service_worker)
         return router
 
     @property
