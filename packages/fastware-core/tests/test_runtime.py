@@ -257,6 +257,22 @@ async def test_without_a_lifespan_the_first_request_starts_the_thread(
     assert threads == ["fastware-build-id"]
 
 
+def test_a_failing_hash_is_logged_and_the_endpoints_keep_answering(
+    dist: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(static_dir: Any) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runtime_module, "compute_build_id", broken)
+    with (
+        caplog.at_level(logging.ERROR, "fastware.runtime"),
+        TestClient(frontend_app(dist)) as client,
+    ):
+        answer = client.get("/__fastware/version")
+    assert answer.json() == {"build_id": EMPTY_BUILD_ID}
+    assert "could not compute the build id" in caplog.text
+
+
 # -- /__fastware/events ---------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._assets import render_asset
+from ._assets import load_template, render_asset
 from ._json import encode_json
 from .exceptions import HTTPError
 from .request import Request
@@ -66,6 +66,7 @@ DEFAULT_BACKEND_PREFIXES = ("/events", "/ws")
 (0.6.3's default backend prefixes: event streams and WebSockets)."""
 
 JAVASCRIPT = "text/javascript; charset=utf-8"
+TEMPLATES = ("client.js", "sw.js", "sw-reset.js", "sw-register.js")
 _READ_CHUNK = 1024 * 1024
 _logger = logging.getLogger("fastware.runtime")
 
@@ -229,12 +230,18 @@ class FastwareRuntime:
         static_dir = self.static_dir
 
         def run() -> None:
+            build_id = EMPTY_BUILD_ID
+            try:
+                for name in TEMPLATES:  # read here once, not on the event loop
+                    load_template(name)
+            except OSError:  # answered as a 500 when a script is asked for
+                _logger.exception("the runtime's scripts cannot be read (a broken install?)")
             try:
                 build_id = compute_build_id(static_dir)
             except Exception:  # a broken directory must not take the endpoints down
                 _logger.exception("could not compute the build id of %s", static_dir)
-                build_id = EMPTY_BUILD_ID
-            future.set_result(build_id)
+            finally:
+                future.set_result(build_id)  # always: requests wait for it
 
         threading.Thread(target=run, name="fastware-build-id", daemon=True).start()
         return future
@@ -288,6 +295,7 @@ class FastwareRuntime:
         """``GET /__fastware/sw.js`` (and ``legacy_sw_paths`` in reset mode): the worker of
         the current mode, or 404 when the mode has none."""
         if self.sw_mode == "reset":
+            await self.build_id()  # the templates are read by then
             return self._script("sw-reset.js", "", dict, worker=True)
         if self.sw_mode != "cache":
             raise HTTPError(404, "Not found")
@@ -298,6 +306,7 @@ class FastwareRuntime:
         """``GET /__fastware/sw-register.js``: the registration snippet (cache mode only)."""
         if self.sw_mode != "cache":
             raise HTTPError(404, "Not found")
+        await self.build_id()  # the templates are read by then
         return self._script(
             "sw-register.js", "", lambda: {"FOREIGN_SW_PATHS": _js(list(self.foreign_sw_paths))}
         )
