@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastware_core import Request, Router, create_app
+from fastware_core import Request, Response, Router, TextResponse, create_app
 
 DIST = Path(os.environ.get("FW_RUNTIME_ROOT", ".")) / "dist"
 FOREIGN = [p for p in os.environ.get("FW_FOREIGN_SW", "").split(",") if p]
@@ -24,6 +24,14 @@ router = Router()
 @router.get("/api/ping")
 async def ping(request: Request) -> dict[str, Any]:
     return {"pong": True}
+
+
+@router.get("/report")
+async def report(request: Request) -> Response:
+    """A page that answers as a proxy would while ``dist/down`` exists (502)."""
+    if (DIST / "down").exists():
+        return TextResponse("Bad Gateway", status=502)
+    return TextResponse("report")
 
 
 app = create_app(

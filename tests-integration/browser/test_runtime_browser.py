@@ -260,3 +260,27 @@ def test_cache_mode_unregisters_a_worker_not_listed_in_foreign_sw_paths(
             ), errors
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_cache_mode_serves_the_cached_copy_while_a_proxy_answers_502(
+    interface: str, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    write_site(site, "v1")
+    server = start_server(interface, site, "cache", free_port(), tmp_path)
+    fetch_report = "fetch('/report').then(async (r) => r.status + ':' + (await r.text()))"
+    try:
+        url = server.url
+        with Chromium(tmp_path / "chromium") as browser:
+            page = browser.new_page()
+            page.navigate(url + "/")
+            page.wait_for(RELOADED_UNDER_WORKER)
+            assert page.evaluate(fetch_report) == "200:report"
+            page.wait_for("caches.match('/report').then(Boolean)")
+            (site / "dist" / "down").touch()
+            assert httpx.get(url + "/report", timeout=10).status_code == 502
+            assert page.evaluate(fetch_report) == "200:report"  # the cached copy
+            (site / "dist" / "down").unlink()
+    finally:
+        server.stop()
