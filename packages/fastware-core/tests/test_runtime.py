@@ -112,6 +112,17 @@ def test_an_api_only_app_has_no_runtime_and_no_extra_routes() -> None:
         assert client.get("/__fastware/version").status_code == 404
 
 
+def test_the_runtime_adds_only_literal_paths_to_the_route_table(dist: Path) -> None:
+    # Literal paths live in the per-method dict: other requests do the same single lookup,
+    # and an app of literal routes still never walks the parameter tree.
+    app = frontend_app(dist, sw_mode="reset")
+    compiled = app._compile()
+    assert compiled.has_tree is False
+    assert app.runtime is not None
+    assert all(path in compiled.static for path in (p.strip("/") for p in app.runtime.paths))
+    assert compiled.methods == api_router().compile().methods
+
+
 def test_runtime_true_serves_it_for_an_api_only_app() -> None:
     with TestClient(create_app(api_router(), runtime=True, name="api")) as client:
         answer = client.get("/__fastware/version")
