@@ -136,3 +136,28 @@ def test_wheel_serves_an_app_under_granian(core_venv: Path) -> None:
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+RUNTIME_APP = """
+import sys, tempfile
+from fastware_core import Router, TestClient, create_app
+
+app = create_app(Router(), static_dir=tempfile.mkdtemp(), sw_mode="cache")
+with TestClient(app) as client:
+    for path in ("/__fastware/sw.js", "/__fastware/sw-register.js", "/__fastware/client.js"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and "{{" not in answer.text, (path, answer.text[:200])
+print("scripts served")
+"""
+
+
+def test_wheel_ships_the_runtime_scripts(core_venv: Path) -> None:
+    out = subprocess.run(
+        [str(core_venv / "bin" / "python"), "-c", RUNTIME_APP],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=core_venv.parent,
+    ).stdout
+    assert out.strip() == "scripts served"

@@ -30,6 +30,7 @@ from .middleware.timing import ErrorSink
 from .recording import ErrorRecorder
 from .routing import Router
 from .rsgi import HeaderEditingProtocol, RSGIDoor
+from .runtime import SW_MODES
 from .tasks import TaskRegistry
 from .types import ASGIApp, Receive, RSGIScope, Scope, Send
 
@@ -51,12 +52,18 @@ class AppConfig:
     api_prefix: str | None = None
     """Paths under this prefix never get the SPA fallback."""
     sw_mode: str | None = None
-    """Service-worker mode ``off``/``cache``/``reset``: accepted and validated; the service
-    worker runtime itself is not part of this release."""
+    """Service-worker mode: ``cache`` (a caching worker, pages work offline), ``reset``
+    (a worker that unregisters itself and deletes the caches) or ``off``; ``None`` is
+    ``off``. Retire a cache-mode worker through ``reset`` before ``off`` (docs/runtime.md)."""
     legacy_sw_paths: list[str] = field(default_factory=lambda: ["/sw.js"])
-    """Service-worker script paths retired in reset mode."""
+    """Older service-worker script paths that also serve the self-destruct worker in reset
+    mode."""
     foreign_sw_paths: list[str] | None = None
-    """Service workers of other origins' scripts that cache mode tolerates."""
+    """Script paths of other service workers of this origin that the cache-mode registration
+    leaves registered (it unregisters every other one)."""
+    runtime: bool | None = None
+    """Serve the ``/__fastware/`` runtime (build id, update events, update client, service
+    workers). ``None``: when ``static_dir``, ``spa_fallback`` or ``sw_mode`` is set."""
     lifespan: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None
     """``lifespan(app)`` returns an async context manager; a yielded dict becomes state."""
     name: str | None = None
@@ -165,7 +172,7 @@ class App(ASGIDoor, RSGIDoor):
                     f"AppConfig.{name} needs {feature}, which this fastware-core release does "
                     "not provide yet; leave it unset"
                 )
-        if config.sw_mode not in (None, "off", "cache", "reset"):
+        if config.sw_mode not in (None, *SW_MODES):
             raise ValueError(f"sw_mode must be 'off', 'cache' or 'reset', got {config.sw_mode!r}")
         super().__init__(router, config)
         self._init_lifecycle()

@@ -38,6 +38,7 @@ from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
 from .routing import CompiledRouter, RouteEntry, Router
+from .runtime import FastwareRuntime, runtime_enabled
 from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
 from .types import Rendered
 from .websocket import WebSocket, WebSocketDisconnect
@@ -101,6 +102,8 @@ class Dispatcher:
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in self._default_headers
         ]
+        self.runtime = FastwareRuntime(self, config) if runtime_enabled(config) else None
+        """The ``/__fastware/`` endpoints (:mod:`fastware_core.runtime`), or ``None``."""
         self._set_hooks(
             tuple(_builtin_hooks(config))
             + tuple(m for m in config.middleware or () if isinstance(m, HookMiddleware))
@@ -164,6 +167,8 @@ class Dispatcher:
         if compiled is not None:
             return compiled
         source = self.router.compile()
+        if self.runtime is not None:
+            source = self.runtime.merged(source)
         injector = self._injector
         if injector is None:
             for entry in [*source.entries, *(source.ws.entries if source.ws else ())]:

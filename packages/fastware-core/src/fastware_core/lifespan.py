@@ -83,6 +83,8 @@ class Lifecycle(Streaming):
         self._closing = False
         self._closing_event = None
         self._chain_shutdown_signals()
+        if self.runtime is not None:
+            self.runtime.start()  # the build id, in a thread
         lifespan = self.config.lifespan
         self._lifespan_cm = lifespan(self) if lifespan is not None else None
         if self._lifespan_cm is not None:
