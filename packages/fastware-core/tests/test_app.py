@@ -17,11 +17,13 @@ from fastware_core import (
     JSONResponse,
     Request,
     Router,
+    StreamResponse,
     TestClient,
     TextResponse,
     create_app,
 )
 from fastware_core.exceptions import LifespanError
+from fastware_core.middleware import Answer, Connection, HookMiddleware, error_answer
 from fastware_core.types import ASGIApp, Receive, Scope, Send
 
 RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
@@ -648,6 +650,55 @@ def test_default_app_sends_request_ids_and_counts_requests(router: Router) -> No
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
     assert app.request_timing is not None
     assert app.request_timing.request_count == 2
+
+
+class _SeesTheId(HookMiddleware):
+    """A user hook: refuses ``/refuse`` early, and reports the id it saw in a header."""
+
+    def before(self, conn: Connection) -> Answer | None:
+        if conn.path == "/refuse":
+            return error_answer(403, f"refused {conn.state['request_id']}")
+        return None
+
+    def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
+        headers.append(("x-seen-id", conn.state["request_id"]))
+
+
+@pytest.mark.parametrize("user_asgi_middleware", [False, True])
+def test_the_request_id_runs_outermost_on_every_kind_of_answer(
+    router: Router, user_asgi_middleware: bool
+) -> None:
+    # The doors run create_app's request-id middleware themselves; what hooks and clients
+    # see must be what the outermost hook would give: the id set before any other hook runs,
+    # its header after every other hook's, on routed, early, 404 and streamed answers. An
+    # app with user ASGI middleware runs it the generic way: the same, checked alongside.
+    @router.get("/stream")
+    async def stream(request: Request) -> StreamResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield request.state.request_id.encode()
+
+        return StreamResponse(chunks(), "text/plain")
+
+    def passthrough(app: ASGIApp) -> ASGIApp:
+        return app
+
+    middleware: list[Any] = [_SeesTheId()]
+    if user_asgi_middleware:
+        middleware.append(passthrough)
+    app = create_app(_hello(router), middleware=middleware)
+    with TestClient(app) as client:
+        answers = [client.get(path) for path in ("/", "/refuse", "/missing", "/stream")]
+        kept = client.get("/", headers={"X-Request-ID": "from-the-proxy"})
+    for response in answers:
+        rid = response.headers["x-request-id"]
+        assert len(rid) == 32
+        assert response.headers["x-seen-id"] == rid
+        names = [name.lower() for name in response.headers.keys()]
+        assert names.index("x-request-id") > names.index("x-seen-id")
+    assert answers[1].json() == {"detail": f"refused {answers[1].headers['x-request-id']}"}
+    assert answers[3].text == answers[3].headers["x-request-id"]
+    assert len({response.headers["x-request-id"] for response in answers}) == 4
+    assert kept.headers["x-request-id"] == kept.headers["x-seen-id"] == "from-the-proxy"
 
 
 def test_request_id_and_timing_switch_off(router: Router) -> None:

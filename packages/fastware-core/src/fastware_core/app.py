@@ -187,6 +187,8 @@ class _MiddlewareApp(App):
     adapters, WebSockets included.
     """
 
+    native_request_ids = False
+
     def __init__(self, router: Router, config: AppConfig) -> None:
         super().__init__(router, config)
         timing = self.request_timing

@@ -50,7 +50,11 @@ class ASGIDoor(Lifecycle):
         conn = ASGIConnection(scope, receive)
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
-        method: str = scope["method"]
+        method = conn.method
+        ids = self._request_ids
+        if ids is not None:
+            request_id = ids.identify(conn.header(self._request_id_header))
+            conn.state["request_id"] = request_id
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -59,7 +63,7 @@ class ASGIDoor(Lifecycle):
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
                 return
-        path: str = scope["path"]
+        path = conn.path
         if compiled.mounts:
             mount = compiled.match_mount(path)
             if mount is not None:
@@ -133,6 +137,10 @@ class ASGIDoor(Lifecycle):
                 for hook in self._after_hooks:
                     hook.after(conn, status, added)
                 raw += encode_headers(added)
+            if self._request_ids is not None:
+                raw.append(
+                    (self._raw_request_id_header, conn.state["request_id"].encode("latin-1"))
+                )
         return {"type": "http.response.start", "status": status, "headers": raw}
 
     async def _asgi_send(self, conn: Connection, send: Send, rendered: Rendered) -> int:

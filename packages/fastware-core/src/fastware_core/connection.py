@@ -80,7 +80,7 @@ class ASGIConnection:
             client to leave (``None`` for a view that only reads the scope).
     """
 
-    __slots__ = ("_headers", "method", "path", "receive", "scope")
+    __slots__ = ("_headers", "method", "path", "receive", "scope", "state")
 
     door: ClassVar[str] = "asgi"
     """Which door the connection came through."""
@@ -92,6 +92,8 @@ class ASGIConnection:
     """The request method (``""`` for a WebSocket)."""
     path: str
     """The percent-decoded path."""
+    state: dict[str, Any]
+    """``scope["state"]`` (created when the server sent none): per-request state."""
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         self.scope = scope
@@ -100,6 +102,10 @@ class ASGIConnection:
         # Read once: hooks (request ids, timing) and handlers ask for these on every request.
         self.method = scope.get("method", "")
         self.path = scope.get("path", "/")
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        self.state = state
 
     @property
     def type(self) -> str:
@@ -155,14 +161,6 @@ class ASGIConnection:
         if server:
             return f"{server[0]}:{server[1]}" if server[1] is not None else str(server[0])
         return "localhost"
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """``scope["state"]``, created when missing."""
-        state = self.scope.get("state")
-        if state is None:
-            state = self.scope["state"] = {}
-        return state
 
     @property
     def headers(self) -> Headers:

@@ -68,6 +68,10 @@ class RSGIDoor(Lifecycle):
         conn = RSGIConnection(scope, protocol, method)
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
+        ids = self._request_ids
+        if ids is not None:
+            request_id = ids.identify(scope.headers.get(self._request_id_header))
+            conn.state["request_id"] = request_id
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:

@@ -99,22 +99,23 @@ class RequestIDMiddleware(HookMiddleware):
         self.max_length = max_length
         self._valid = re.compile(rf"[A-Za-z0-9._:-]{{1,{max_length}}}").fullmatch
 
+    def identify(self, incoming: str | None) -> str:
+        """The id of a request whose id header was ``incoming`` (``None``: not sent).
+
+        The doors call this directly when the middleware is the app's outermost hook
+        (``create_app``'s default), instead of the :meth:`before`/:meth:`after` pair.
+        """
+        if incoming is None or not self.trust_incoming or self._valid(incoming) is None:
+            incoming = _ids.next_id()
+        if _binding.on:
+            _set_request_id(incoming)
+        return incoming
+
     def before(self, conn: Connection) -> Answer | None:
         """Store the request id in ``conn.state["request_id"]``."""
-        incoming = conn.header(self.header_name) if self.trust_incoming else None
-        if incoming is None or self._valid(incoming) is None:
-            incoming = _ids.next_id()
-        conn.state["request_id"] = incoming
-        return None
-
-    def _before_and_bind(self, conn: Connection) -> Answer | None:
-        """:meth:`before`, then the id into :data:`request_id_var` (:func:`bind_request_ids`)."""
-        # before()'s body again rather than a call to it: this runs on every request
-        incoming = conn.header(self.header_name) if self.trust_incoming else None
-        if incoming is None or self._valid(incoming) is None:
-            incoming = _ids.next_id()
-        conn.state["request_id"] = incoming
-        _set_request_id(incoming)
+        conn.state["request_id"] = self.identify(
+            conn.header(self.header_name) if self.trust_incoming else None
+        )
         return None
 
     def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
@@ -124,6 +125,14 @@ class RequestIDMiddleware(HookMiddleware):
             headers.append((self.header_name, request_id))
 
 
+class _Binding:
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+
+_binding = _Binding()
 request_id_var: ContextVar[str | None] = ContextVar("fastware_request_id", default=None)
 """The id of the request being handled, once :func:`bind_request_ids` turned binding on.
 
@@ -132,19 +141,16 @@ request its own task), so a log line reads the id of the request that wrote it; 
 request, and while binding is off, it is ``None``.
 """
 _set_request_id = request_id_var.set
-_plain_before = RequestIDMiddleware.before
 
 
 def bind_request_ids(enabled: bool = True) -> None:
     """Turn on (or off) setting :data:`request_id_var` for every request.
 
-    Off by default, so an app that never asks pays nothing per request: turning it on swaps
-    :class:`RequestIDMiddleware`'s ``before`` hook for one that also sets the context
-    variable, for every instance, already built or not. Logging setups call it
-    (``fastware.logging.configure_logging`` does) to put the id on every log line.
+    Off by default, so an app that never asks pays one attribute check per request. It
+    applies to every :class:`RequestIDMiddleware`, already built or not. Logging setups call
+    it (``fastware.logging.configure_logging`` does) to put the id on every log line.
 
     Args:
-        enabled: ``False`` restores the hook that only stores the id in the request state.
+        enabled: ``False`` goes back to storing the id in the request state only.
     """
-    hook = RequestIDMiddleware._before_and_bind if enabled else _plain_before
-    setattr(RequestIDMiddleware, "before", hook)  # noqa: B010 - mypy refuses a method assignment
+    _binding.on = enabled
