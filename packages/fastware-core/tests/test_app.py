@@ -693,7 +693,7 @@ def test_the_request_id_runs_outermost_on_every_kind_of_answer(
         rid = response.headers["x-request-id"]
         assert len(rid) == 32
         assert response.headers["x-seen-id"] == rid
-        names = [name.lower() for name in response.headers.keys()]
+        names = [name.lower() for name in response.headers]
         assert names.index("x-request-id") > names.index("x-seen-id")
     assert answers[1].json() == {"detail": f"refused {answers[1].headers['x-request-id']}"}
     assert answers[3].text == answers[3].headers["x-request-id"]
