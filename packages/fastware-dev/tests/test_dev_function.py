@@ -54,14 +54,18 @@ def free_port() -> int:
 
 
 def vite_pids(root: Path) -> list[int]:
+    """The live fake-Vite processes started in ``root`` (not another test's, nor another
+    checkout's running at the same time)."""
     found = []
+    root = root.resolve()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                cwd = Path(f"/proc/{entry}/cwd").resolve()
             except OSError:
                 continue
-            if b"vite.py" in cmdline and is_alive(int(entry)):
+            if b"vite.py" in cmdline and cwd == root and is_alive(int(entry)):
                 found.append(int(entry))
     return found
 
