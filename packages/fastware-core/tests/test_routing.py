@@ -657,7 +657,7 @@ def test_other_methods_converters_and_websockets_do_not_conflict(router: Router)
 
 def test_route_methods_registers_each_once(router: Router) -> None:
     router.route("/both", methods=["GET", "POST"])(create_item)
-    with pytest.raises(FastwareError, match="^GET /both is registered twice"):
+    with pytest.raises(FastwareError, match=r"^GET /both is registered twice"):
         router.route("/both", methods=["GET"])(create_item_again)
 
 
@@ -680,7 +680,7 @@ def test_two_included_routers_with_the_same_route_conflict(router: Router) -> No
     one.get("/ping")(create_item)
     two.get("/ping")(create_item_again)
     router.include_router(one)
-    with pytest.raises(FastwareError, match="^GET /ping is registered twice"):
+    with pytest.raises(FastwareError, match=r"^GET /ping is registered twice"):
         router.include_router(two)
 
 
@@ -691,7 +691,7 @@ def test_a_route_added_to_an_included_router_later_is_checked_when_compiled(
     sub = Router()
     router.include_router(sub, prefix="/api")
     sub.get("/ping")(create_item_again)  # the sub-router alone is fine
-    with pytest.raises(FastwareError, match="^GET /api/ping is registered twice"):
+    with pytest.raises(FastwareError, match=r"^GET /api/ping is registered twice"):
         create_app(router)
 
 
@@ -722,7 +722,7 @@ def test_a_route_under_a_mount_is_an_error_either_way_round(router: Router) -> N
     other.mount("/static", scope_echo_app)
     sub = Router()
     sub.get("/static/app.js")(create_item)
-    with pytest.raises(FastwareError, match="^GET /static/app.js .* could never answer"):
+    with pytest.raises(FastwareError, match=r"^GET /static/app.js .* could never answer"):
         other.include_router(sub)
     # The same literal in another position, or a mount at "/", is fine.
     other.get("/assets/static")(create_item)
