@@ -282,6 +282,11 @@ def test_demo_script_serves_the_example_with_fastware_serve(servers: Servers) ->
         answer = wait_answering(f"http://127.0.0.1:{port}/items/1", timeout=60)
         assert answer.json() == {"name": "teapot", "price": 12.0}, out.read_text()
         assert f"open http://127.0.0.1:{port}/" in out.read_text()
+        # A new shell knows neither uv nor fastware: the demo names both, and the stop command.
+        assert f"stop it from another terminal: {root}/.venv/bin/fastware stop --pid-file" in (
+            out.read_text()
+        )
+        assert f"the fastware command: {root}/.venv/bin/fastware" in out.read_text()
         assert servers.cli("stop", "--pid-file", str(pid_file)).returncode == 0
         assert demo.wait(15) == 0, out.read_text()
     finally:
