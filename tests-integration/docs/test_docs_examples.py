@@ -108,9 +108,10 @@ def free_port() -> int:
 
 
 def matches(expected: list[str], actual: str) -> bool:
-    """Whether ``actual`` is the output shown, line by line (``...`` is any text)."""
-    lines = [line.rstrip() for line in actual.strip("\n").splitlines()]
-    wanted = [line.rstrip() for line in expected]
+    """Whether ``actual`` is the output shown, line by line (``...`` is any text; runs of
+    spaces count as one, so tables may be aligned for other widths)."""
+    lines = [" ".join(line.split()) for line in actual.strip("\n").splitlines()]
+    wanted = [" ".join(line.split()) for line in expected]
     if len(lines) != len(wanted):
         return False
     for want, line in zip(wanted, lines, strict=True):
@@ -140,7 +141,6 @@ class PageRun:
     pid_files: list[Path] = field(default_factory=list)
     streams: list[Stream] = field(default_factory=list)
     program: str | None = None
-    titled: list[Path] = field(default_factory=list)
 
     def fail(self, block: Block, message: str) -> None:
         self.failures.append(f"{block.where}: {message}")
@@ -152,7 +152,6 @@ class PageRun:
             elif block.language == "console":
                 self.console(block)
         self.finish_streams()
-        self.typecheck_titled()
 
     # -- python blocks ---------------------------------------------------------------------
 
@@ -175,7 +174,7 @@ class PageRun:
             path = self.workdir / block.title
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(code)
-            self.titled.append(path)
+            self.typecheck(block, path)
             if path.name.startswith("test_"):
                 self.pytest(block, [path.name])
                 return
@@ -210,12 +209,10 @@ class PageRun:
             block, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
         )
 
-    def typecheck_titled(self) -> None:
-        if not self.titled:
-            return
+    def typecheck(self, block: Block, path: Path) -> None:
+        """A file the reader saves passes ``mypy --strict`` (with the files saved before)."""
         result = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
-             *(str(p.relative_to(self.workdir)) for p in self.titled)],
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", path.name],
             cwd=self.workdir,
             env=env_for(self.workdir),
             capture_output=True,
@@ -224,7 +221,7 @@ class PageRun:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            self.failures.append(f"{self.page.name}: mypy --strict:\n{result.stdout}")
+            self.fail(block, f"mypy --strict {path.name}:\n{result.stdout}")
 
     # -- console blocks --------------------------------------------------------------------
 
@@ -237,12 +234,18 @@ class PageRun:
             name = command.argv[0]
             if name in NOT_RUN:
                 continue
-            if name == "fastware" and command.argv[1:2] == ["serve"]:
+            if Path(name).name == "fastware" and command.argv[1:2] == ["serve"]:
                 self.serve(block, command)
-            elif name in ("fastware", "curl", "pytest"):
+            elif Path(name).name in ("fastware", "curl", "pytest"):
                 self.check(block, command)
             else:
                 self.fail(block, f"the collector does not know how to run {command.text!r}")
+
+    def unport(self, text: str) -> str:
+        """Output as it reads with the default port the docs show."""
+        if self.port is None:
+            return text
+        return text.replace(f"127.0.0.1:{self.port}", "127.0.0.1:8000")
 
     def address(self, text: str) -> str:
         if self.port is None:
@@ -251,14 +254,27 @@ class PageRun:
             text = text.replace(default, f"http://127.0.0.1:{self.port}")
         return text
 
+    def stop_servers(self) -> None:
+        """What the reader's Ctrl-C does to the server in terminal 1."""
+        for process in self.servers:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGINT)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(5)
+
     def serve(self, block: Block, command: Command) -> None:
+        self.stop_servers()
         self.port = free_port()
         argv = [FASTWARE, *command.argv[1:], "--port", str(self.port)]
         if "--daemon" in argv:
             result = self.execute(block, argv)
             if result is not None:
                 self.pid_files.append(self.workdir / ".fastware.pid")
-                self.compare(block, command, result.stdout)
+                self.compare(block, command, self.unport(result.stdout))
             return
         log = self.workdir / f"serve-{block.line}.log"
         with log.open("wb") as output:
@@ -284,7 +300,7 @@ class PageRun:
 
     def check(self, block: Block, command: Command) -> None:
         argv = [self.address(arg) for arg in command.argv]
-        if argv[0] == "fastware":
+        if Path(argv[0]).name == "fastware":
             argv[0] = FASTWARE
         elif argv[0] == "pytest":
             argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *argv[1:]]
@@ -300,7 +316,7 @@ class PageRun:
             return
         result = self.execute(block, argv)
         if result is not None:
-            self.compare(block, command, result.stdout)
+            self.compare(block, command, self.unport(result.stdout))
 
     def compare(self, block: Block, command: Command, actual: str) -> None:
         if not matches(command.output, actual):
@@ -372,3 +388,18 @@ def test_the_getting_started_page_serves_and_checks_its_output() -> None:
     commands = [c.argv[0:2] for b in page.blocks if b.language == "console" for c in b.commands]
     assert ["fastware", "serve"] in commands
     assert any(c[0] == "curl" for c in commands)
+
+
+def test_package_readmes_work_on_a_package_index_page() -> None:
+    """A package's README is its page on the index: no links relative to this repository,
+    and no placeholder text."""
+    for readme in sorted((ROOT / "packages").glob("*/README.md")):
+        text = readme.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)", text):
+            assert target.startswith(("https://", "http://")), f"{readme}: link to {target}"
+        assert "placeholder" not in text.lower(), readme
+        assert any(block.runs for block in collect_pages_of(readme)), f"{readme}: no example"
+
+
+def collect_pages_of(readme: Path) -> list[Block]:
+    return next(page.blocks for page in PAGES if page.path == readme)
