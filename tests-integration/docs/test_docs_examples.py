@@ -232,7 +232,7 @@ class PageRun:
             if not command.argv:
                 continue
             name = command.argv[0]
-            if name in NOT_RUN:
+            if name in NOT_RUN or Path(name).name in NOT_RUN:
                 continue
             if Path(name).name == "fastware" and command.argv[1:2] == ["serve"]:
                 self.serve(block, command)
