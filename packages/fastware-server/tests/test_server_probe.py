@@ -35,6 +35,23 @@ def test_an_http_answer_counts_and_the_probe_is_no_request() -> None:
     assert received == [PROBE_REQUEST]
 
 
+def test_a_server_answering_without_a_status_line_counts() -> None:
+    import http.server
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:  # it answers the probe line with an error page and no status line
+        assert answers(Endpoint("127.0.0.1", server.server_address[1]))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_probe_is_not_an_http_request_line() -> None:
     line = PROBE_REQUEST.split(b"\r\n", 1)[0]
     assert b" " not in line  # no method, target and version: every HTTP parser refuses it

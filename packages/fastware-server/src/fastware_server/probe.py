@@ -6,8 +6,10 @@ comes only from a worker that has started and accepts. The probe sends a request
 is not HTTP (:data:`PROBE_REQUEST`): Granian's HTTP parser answers it with its own
 ``400 Bad Request`` without calling the app, so the probe never reaches a route (the user's
 or one the user did not write), never runs the app's middleware and never appears in the
-access log as user traffic. For an HTTP/2-only server the probe sends the connection preface
-and waits for the server's first frame.
+access log as user traffic. Any bytes back count (other servers, such as Python's
+``http.server``, answer such a line without a status line); a listener that accepts and says
+nothing does not. For an HTTP/2-only server the probe sends the connection preface and waits
+for the server's first frame.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ def answers(endpoint: Endpoint, timeout: float = 1.0) -> bool:
             sock.sendall(_H2_PREFACE)
             return len(_read(sock, 9)) >= 9  # the server's SETTINGS frame header
         sock.sendall(PROBE_REQUEST)
-        return _read(sock, 5) == b"HTTP/"
+        # Granian (and Node, behind Vite) answer "HTTP/1.1 400"; Python's http.server answers
+        # a line that is not HTTP/1.x without a status line. Any answer is a live listener.
+        return len(_read(sock, 1)) == 1
     except (OSError, ssl.SSLError):
         return False
     finally:
