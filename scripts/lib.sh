@@ -1,11 +1,14 @@
 # shellcheck shell=bash
 # Shared by scripts/test and scripts/lint: `source` it, don't run it.
-# Provides ROOT, LOG_DIR, ensure_uv, run_step, run_lint and the FAILED_STEPS list.
+# Provides ROOT, LOG_DIR, ensure_uv, ensure_system_packages, where_commands_are, run_step,
+# run_lint and the FAILED_STEPS list.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOG_DIR="$ROOT/.venvs/logs"
 TAIL_LINES="${TAIL_LINES:-40}"
 FAILED_STEPS=()
+# PATH as the caller's shell had it, before ensure_uv changed it.
+CALLER_PATH="$PATH"
 
 # Only PyPI is reachable: never let uv try to download a Python build.
 export UV_PYTHON_DOWNLOADS=never
@@ -69,4 +72,61 @@ run_lint() {
     run_step format uv run --frozen ruff format --check . || rc=1
     run_step mypy "$ROOT/scripts/typecheck" || rc=1
     return "$rc"
+}
+
+# Prints how to reach uv and the fastware command from a new shell: the absolute path of
+# each, and the PATH line to add when the caller's shell would not find uv.
+where_commands_are() {
+    local uv_path
+    uv_path="$(command -v uv)"
+    echo "  the fastware command: $ROOT/.venv/bin/fastware (or 'uv run fastware' in $ROOT)"
+    if ! PATH="$CALLER_PATH" command -v uv >/dev/null 2>&1; then
+        echo "  uv is $uv_path, not on your PATH; add it with:" \
+            "export PATH=\"$(dirname "$uv_path"):\$PATH\""
+    fi
+}
+
+# The Debian packages tests-integration starts for real: "COMMAND PACKAGE" pairs.
+SYSTEM_PACKAGES=(
+    "chromium chromium"         # headless browser tests (tests-integration/browser, sse, auth)
+    "openssl openssl"           # the TLS server test makes a self-signed certificate
+    "redis-server redis-server" # SSE fan-out, flags and rate limits over a real Redis
+    "node nodejs"               # dev mode runs a real Vite (tests-integration/dev)
+    "npm npm"                   # ...installed from npm
+)
+
+# Installs the missing SYSTEM_PACKAGES with apt-get (as root, or through password-less sudo).
+# Where it cannot, prints one line saying what is missing and the command that installs it,
+# and returns 1: the integration tests need every one of them.
+ensure_system_packages() {
+    local missing=() pair cmd pkg apt=(apt-get)
+    for pair in "${SYSTEM_PACKAGES[@]}"; do
+        read -r cmd pkg <<<"$pair"
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "FAIL system-packages: ${missing[*]} missing and there is no apt-get here;" \
+            "install them with your package manager (tests-integration needs them)"
+        return 1
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1 </dev/null; then
+            apt=(sudo -n DEBIAN_FRONTEND=noninteractive apt-get)
+        else
+            echo "FAIL system-packages: ${missing[*]} missing and installing needs root; run:" \
+                "sudo apt-get install -y ${missing[*]}"
+            return 1
+        fi
+    fi
+    echo "installing ${missing[*]} with apt-get (tests-integration needs them)" >&2
+    local log="$LOG_DIR/system-packages.log"
+    mkdir -p "$LOG_DIR"
+    if ! (
+        export DEBIAN_FRONTEND=noninteractive
+        "${apt[@]}" update -qq && "${apt[@]}" install -y -qq "${missing[@]}"
+    ) >"$log" 2>&1 </dev/null; then
+        echo "FAIL system-packages: apt-get install ${missing[*]} failed (log: ${log#"$ROOT"/})"
+        return 1
+    fi
 }

@@ -90,7 +90,13 @@ class Servers:
     processes: list[CLIProcess] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+        # Its own per-user server list, so `fastware status` sees only this test's servers.
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "FASTWARE_STATE_DIR": str(self.cwd / ".state"),
+        }
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run ``python -m fastware ARGS`` to completion."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,7 +72,7 @@ def test_foreground_serve_status_and_stop(servers: Servers) -> None:
     table = servers.cli("status")
     assert table.returncode == 0
     header, row = table.stdout.splitlines()
-    assert header.split() == ["PID", "FILE", "STATE", "PID", "URL", "NAME", "RESPONDING"]
+    assert header.split() == ["PID", "FILE", "STATE", "PID", "URL", "APP", "RESPONDING"]
     assert row.split()[:3] == [".fastware.pid", "running", str(process.proc.pid)]
 
     stopped = servers.cli("stop")
@@ -121,7 +122,7 @@ def test_serve_over_asgi_when_asked_and_for_plain_asgi_apps(servers: Servers) ->
     plain = servers.start(*serve_args(plain_port, "--pid-file", "plain.pid", target="srv_asgi_app"))
     servers.track(servers.cwd / "plain.pid")
     assert wait_answering(f"http://127.0.0.1:{plain_port}/").text == "plain asgi"
-    assert "over ASGI" in plain.stdout.read_text()
+    assert re.search(r"^  interface +ASGI$", plain.stdout.read_text(), re.MULTILINE)
 
 
 @pytest.mark.parametrize("interface", ["rsgi", "asgi"])
@@ -207,7 +208,10 @@ def test_stop_and_status_without_a_server(servers: Servers) -> None:
     assert_one_error_line(result.stderr, "no server to stop", ".fastware.pid")
     shown = servers.cli("status")
     assert shown.returncode == 3
-    assert "not running" in shown.stdout
+    assert "no server is running (no .fastware.pid here" in shown.stdout
+    named = servers.cli("status", "--pid-file", ".fastware.pid")
+    assert named.returncode == 3
+    assert "not running" in named.stdout
 
 
 def test_reload_restarts_on_change(servers: Servers) -> None:
@@ -278,6 +282,11 @@ def test_demo_script_serves_the_example_with_fastware_serve(servers: Servers) ->
         answer = wait_answering(f"http://127.0.0.1:{port}/items/1", timeout=60)
         assert answer.json() == {"name": "teapot", "price": 12.0}, out.read_text()
         assert f"open http://127.0.0.1:{port}/" in out.read_text()
+        # A new shell knows neither uv nor fastware: the demo names both, and the stop command.
+        assert f"stop it from another terminal: {root}/.venv/bin/fastware stop --pid-file" in (
+            out.read_text()
+        )
+        assert f"the fastware command: {root}/.venv/bin/fastware" in out.read_text()
         assert servers.cli("stop", "--pid-file", str(pid_file)).returncode == 0
         assert demo.wait(15) == 0, out.read_text()
     finally:

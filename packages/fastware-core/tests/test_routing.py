@@ -588,11 +588,12 @@ def test_mounted_app_sees_the_path_without_prefix_and_root_path_with_it(router: 
 
 
 def test_mounts_are_matched_before_routes(router: Router) -> None:
-    router.add_route("GET", "/legacy/x", named("route"))
+    router.add_route("GET", "/{section}/x", named("route"))
     router.mount("/legacy", scope_echo_app)
 
     with TestClient(create_app(router)) as client:
         assert client.get("/legacy/x").json() == {"path": "/x", "root_path": "/legacy"}
+        assert client.get("/current/x").json()["handler"] == "route"
 
 
 def test_mount_at_root_serves_only_what_no_route_matched(router: Router) -> None:
@@ -603,3 +604,128 @@ def test_mount_at_root_serves_only_what_no_route_matched(router: Router) -> None
     with TestClient(create_app(router)) as client:
         assert client.get("/api/ping").json()["handler"] == "ping"
         assert client.get("/anything/else").json() == {"path": "/anything/else", "root_path": ""}
+
+
+# -- routes that could never answer ----------------------------------------------------------------
+
+
+async def create_item(request: Request) -> dict[str, str]:
+    return {"handler": "first"}
+
+
+async def create_item_again(request: Request) -> dict[str, str]:
+    return {"handler": "second"}
+
+
+def test_the_same_method_and_path_twice_is_an_error_naming_both_handlers(router: Router) -> None:
+    router.post("/items")(create_item)
+    with pytest.raises(FastwareError) as caught:
+        router.post("/items/")(create_item_again)
+    message = str(caught.value)
+    assert message.startswith("POST /items is registered twice: first for ")
+    assert "test_routing.create_item (test_routing.py, line " in message
+    assert "again for " in message
+    assert "test_routing.create_item_again (test_routing.py, line " in message
+    # The first registration is still the one served; the refused one left no trace.
+    with TestClient(create_app(router)) as client:
+        assert client.post("/items").json() == {"handler": "first"}
+    assert len(router.routes) == 1
+
+
+def test_patterns_differing_only_in_parameter_names_are_the_same_route(router: Router) -> None:
+    router.get("/items/{item_id:int}")(create_item)
+    with pytest.raises(FastwareError, match=re.escape(
+        "GET /items/{item_id:int} and GET /items/{id:int} match the same requests"
+    )):  # fmt: skip
+        router.get("/items/{id:int}")(create_item_again)
+
+
+def test_other_methods_converters_and_websockets_do_not_conflict(router: Router) -> None:
+    router.get("/items/{item_id:int}")(create_item)
+    router.post("/items/{item_id:int}")(create_item)
+    router.get("/items/{name}")(create_item_again)
+    router.head("/items/{item_id:int}")(create_item_again)  # overrides HEAD-from-GET
+    router.add_ws_route("/items/{item_id:int}", create_item)
+    with pytest.raises(
+        FastwareError, match=r"^WebSocket /items/\{item_id:int\} is registered twice"
+    ):
+        router.add_ws_route("/items/{item_id:int}", create_item_again)
+    with TestClient(create_app(router)) as client:
+        assert client.get("/items/1").json() == {"handler": "first"}
+        assert client.get("/items/teapot").json() == {"handler": "second"}
+
+
+def test_route_methods_registers_each_once(router: Router) -> None:
+    router.route("/both", methods=["GET", "POST"])(create_item)
+    with pytest.raises(FastwareError, match=r"^GET /both is registered twice"):
+        router.route("/both", methods=["GET"])(create_item_again)
+
+
+def test_include_router_refuses_a_route_the_parent_already_has(router: Router) -> None:
+    router.post("/api/items")(create_item)
+    sub = Router()
+    sub.post("/items")(create_item_again)
+    with pytest.raises(FastwareError) as caught:
+        router.include_router(sub, prefix="/api")
+    assert "POST /api/items is registered twice" in str(caught.value)
+    assert "create_item (" in str(caught.value)
+    assert "create_item_again (" in str(caught.value)
+    # Refused: the include did not happen.
+    with TestClient(create_app(router)) as client:
+        assert client.post("/api/items").json() == {"handler": "first"}
+
+
+def test_two_included_routers_with_the_same_route_conflict(router: Router) -> None:
+    one, two = Router(), Router()
+    one.get("/ping")(create_item)
+    two.get("/ping")(create_item_again)
+    router.include_router(one)
+    with pytest.raises(FastwareError, match=r"^GET /ping is registered twice"):
+        router.include_router(two)
+
+
+def test_a_route_added_to_an_included_router_later_is_checked_when_compiled(
+    router: Router,
+) -> None:
+    router.get("/api/ping")(create_item)
+    sub = Router()
+    router.include_router(sub, prefix="/api")
+    sub.get("/ping")(create_item_again)  # the sub-router alone is fine
+    with pytest.raises(FastwareError, match=r"^GET /api/ping is registered twice"):
+        create_app(router)
+
+
+def test_two_mounts_at_one_prefix_are_an_error(router: Router) -> None:
+    async def other_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("never called")
+
+    router.mount("/legacy", scope_echo_app)
+    with pytest.raises(FastwareError) as caught:
+        router.mount("/legacy/", other_app)
+    message = str(caught.value)
+    assert message.startswith("two apps are mounted at '/legacy': first ")
+    assert "scope_echo_app" in message
+    assert "other_app" in message
+    assert router.mounts == [("/legacy", scope_echo_app)]
+
+
+def test_a_route_under_a_mount_is_an_error_either_way_round(router: Router) -> None:
+    router.get("/legacy/x")(create_item)
+    with pytest.raises(FastwareError) as caught:
+        router.mount("/legacy", scope_echo_app)
+    message = str(caught.value)
+    assert "GET /legacy/x (" in message
+    assert "could never answer: the app mounted at '/legacy' (" in message
+    assert "scope_echo_app" in message
+
+    other = Router()
+    other.mount("/static", scope_echo_app)
+    sub = Router()
+    sub.get("/static/app.js")(create_item)
+    with pytest.raises(FastwareError, match=r"^GET /static/app.js .* could never answer"):
+        other.include_router(sub)
+    # The same literal in another position, or a mount at "/", is fine.
+    other.get("/assets/static")(create_item)
+    other.mount("/", scope_echo_app)
+    with TestClient(create_app(other)) as client:
+        assert client.get("/assets/static").json() == {"handler": "first"}

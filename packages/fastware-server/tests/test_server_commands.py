@@ -119,3 +119,85 @@ def test_stop_and_status_name_the_program_a_bare_pid_file_points_at(
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_stop_says_so_in_one_line_when_the_pid_file_names_another_program(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file = tmp_path / "app.pid"
+        pid_file.write_text(str(bystander.pid))
+        with pytest.raises(NotRunningError) as caught:
+            stop.command.run(parse(stop.command, "--pid-file", str(pid_file)))
+        assert "is not running" not in str(caught.value)
+        assert "not a fastware server" in str(caught.value)
+        # The command's error is the only line: the library's warning is not printed too.
+        assert capfd.readouterr().err == ""
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_serve_options_all_explain_themselves() -> None:
+    parser = argparse.ArgumentParser(prog="fastware serve")
+    serve.command.configure(parser)
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings or action.dest} has no help"
+    text = parser.format_help()
+    for fragment in (
+        "HTTP versions to speak",
+        "the event loop each worker runs",
+        "connections the operating system queues",
+        "keep-alive ping",
+    ):
+        assert fragment in " ".join(text.split())
+
+
+def test_status_lists_servers_from_the_per_user_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastware_server.instances import list_servers, record_server
+
+    monkeypatch.setenv("FASTWARE_STATE_DIR", str(tmp_path / "state"))
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    pid_file = elsewhere / "app.pid"
+    pid_file.write_text(str(os.getpid()))
+    registry_dir(pid_file).mkdir()
+    (registry_dir(pid_file) / f"{os.getpid()}.json").write_text(
+        json.dumps(
+            {"pid": os.getpid(), "port": 9, "name": "FASTWARE", "target": "hello:app",
+             "start": process_start(os.getpid()), "url": "http://127.0.0.1:9"}
+        )
+    )  # fmt: skip
+    record_server(pid_file, "hello:app", "http://127.0.0.1:9")
+    assert [r.pid_file for r in list_servers()] == [str(pid_file)]
+    here = tmp_path / "other-dir"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert status.command.run(parse(status.command)) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["APP", "PID", "URL", "RESPONDING", "PID", "FILE"]
+    assert row.split() == ["hello:app", str(os.getpid()), "http://127.0.0.1:9", "no", str(pid_file)]
+    assert status.command.run(parse(status.command, "--json")) == 0
+    listed = json.loads(capsys.readouterr().out)["servers"]
+    assert [(s["app"], s["pid"], s["pid_file"]) for s in listed] == [
+        ("hello:app", os.getpid(), str(pid_file))
+    ]
+    assert listed[0]["healthy"] is None  # no --health-url: not checked
+    assert listed[0]["health_url"] is None
+    # One PID file, by name: the app, not the server's env prefix.
+    assert status.command.run(parse(status.command, "--pid-file", str(pid_file))) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert "APP" in header.split()
+    assert "NAME" not in header.split()
+    assert "hello:app" in row.split()
+    # stop from elsewhere names the server and the command that stops it.
+    with pytest.raises(NotRunningError) as caught:
+        stop.command.run(parse(stop.command))
+    assert f"fastware stop --pid-file {pid_file}" in str(caught.value)
+    pid_file.unlink()  # its record is dropped once its PID file is gone
+    assert list_servers() == []
+    assert status.command.run(parse(status.command)) == 3
+    assert "no server is running" in capsys.readouterr().out

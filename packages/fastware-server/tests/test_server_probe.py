@@ -1,38 +1,11 @@
 from __future__ import annotations
 
-import http.server
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
-
-import pytest
 
 from fastware_server.ports import free_port
-from fastware_server.probe import PROBE_PATH, Endpoint, answers, wait_until_answering
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    paths: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.paths.append(self.path)
-        self.send_response(404)  # any answer counts
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_server() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+from fastware_server.probe import PROBE_REQUEST, Endpoint, answers, wait_until_answering
 
 
 def test_urls() -> None:
@@ -43,9 +16,46 @@ def test_urls() -> None:
     assert Endpoint("::", 1).probe_host == "::1"
 
 
-def test_an_http_answer_counts(http_server: int) -> None:
-    assert answers(Endpoint("0.0.0.0", http_server))
-    assert _Handler.paths[-1] == PROBE_PATH
+def test_an_http_answer_counts_and_the_probe_is_no_request() -> None:
+    received: list[bytes] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer() -> None:  # as Granian's parser does with a line that is not HTTP
+            conn, _ = server.accept()
+            with conn:
+                received.append(conn.recv(1024))
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        assert answers(Endpoint("0.0.0.0", server.getsockname()[1]))
+        thread.join()
+    assert received == [PROBE_REQUEST]
+
+
+def test_a_server_answering_without_a_status_line_counts() -> None:
+    import http.server
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:  # it answers the probe line with an error page and no status line
+        assert answers(Endpoint("127.0.0.1", server.server_address[1]))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_probe_is_not_an_http_request_line() -> None:
+    line = PROBE_REQUEST.split(b"\r\n", 1)[0]
+    assert b" " not in line  # no method, target and version: every HTTP parser refuses it
+    assert PROBE_REQUEST.endswith(b"\r\n\r\n")
 
 
 def test_nothing_listening_or_a_silent_listener_does_not() -> None:

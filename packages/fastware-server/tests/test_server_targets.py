@@ -60,7 +60,8 @@ def test_parse_target() -> None:
     assert parse_target("pkg.mod:factory.app") == TargetRef("pkg.mod", "factory.app")
     assert parse_target("hello") == TargetRef("hello", "app")
     assert str(TargetRef("a.b", "c")) == "a.b:c"
-    assert parse_target("hello:") == TargetRef("hello", "app")
+    with pytest.raises(TargetError, match="nothing after ':'; name the app, for example hello:app"):
+        parse_target("hello:")
     for bad in ("", ":app", "he llo:app", "hello:1app", "dir/hello:app"):
         with pytest.raises(TargetError, match="expected MODULE:ATTRIBUTE"):
             parse_target(bad)
@@ -82,7 +83,7 @@ def test_import_errors_are_one_line(tmp_path: Path, make_module: Callable[[str],
         import_target(TargetRef(f"nope_{name}", "app"), tmp_path)
     with pytest.raises(TargetError, match="'missing' not found"):
         import_target(TargetRef(name, "missing"), tmp_path)
-    with pytest.raises(TargetError, match="it is a dict, not an app"):
+    with pytest.raises(TargetError, match="it is a dict, not an app; serve the app object"):
         import_target(TargetRef(name, "settings"), tmp_path)
     broken = make_module("import nope_not_installed_anywhere\n")
     with pytest.raises(TargetError) as caught:
@@ -122,3 +123,60 @@ def test_process_local_backends_are_found(
     module: ModuleType = import_target(TargetRef(name, "app"), tmp_path) and sys.modules[name]
     assert process_local_backends(module.app, module) == ["the in-memory broker"]
     assert process_local_backends(module.app) == []
+
+
+NOT_APPS = """
+import msgspec
+
+class Item(msgspec.Struct):
+    name: str
+
+def handler(request):
+    return {}
+
+async def two(scope, receive):
+    pass
+
+class Callable3:
+    def __call__(self, scope, receive, send):
+        pass
+
+count = 3
+items = [1]
+import json as module
+callable3 = Callable3()
+"""
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        ("Item", "it is the class Item, not an app; serve the app object"),
+        ("count", "it is an int, not an app"),
+        ("items", "it is a list, not an app"),
+        ("module", "it is the module json, not an app; name the app inside it, e.g. json:app"),
+        (
+            "handler",
+            "it is a function taking (request), but an ASGI app takes (scope, receive, send)",
+        ),
+        ("two", "it is a function taking (scope, receive), but an ASGI app takes"),
+    ],
+)
+def test_what_is_not_an_app_is_refused_in_one_line(
+    tmp_path: Path, make_module: Callable[[str], str], attribute: str, message: str
+) -> None:
+    name = make_module(NOT_APPS)
+    with pytest.raises(TargetError) as caught:
+        import_target(TargetRef(name, attribute), tmp_path)
+    assert str(caught.value).startswith(f"cannot serve {name}:{attribute}: ")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_callable_objects_and_rsgi_apps_are_apps(
+    tmp_path: Path, make_module: Callable[[str], str]
+) -> None:
+    name = make_module(NOT_APPS + APP_SOURCE)
+    assert import_target(TargetRef(name, "callable3"), tmp_path) is not None
+    assert hasattr(import_target(TargetRef(name, "app"), tmp_path), "__rsgi__")
+    assert import_target(TargetRef(name, "Item"), tmp_path, require_app=False) is not None

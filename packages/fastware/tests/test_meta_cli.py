@@ -63,7 +63,8 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
         "fastware: error: unknown command 'nope' "
-        "(commands: dev, errors, flags, routes, serve, status, stop, tasks, users)\n"
+        "(commands: dev, errors, flags, routes, serve, status, stop, tasks, users; "
+        "try 'fastware --help')\n"
     )
     assert main(["--bogus"]) == 2
 
@@ -124,6 +125,27 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
         ["GET", "/me", "routes_demo.me", "who=routes_demo.get_user"],
         ["WS", "/live", "routes_demo.live", "-"],
     ]
+    as_json = run_module("routes", "routes_demo:router", "--app-dir", str(tmp_path), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == {
+        "app": "routes_demo:router",
+        "routes": [
+            {"method": "GET", "path": "/", "handler": "routes_demo.index", "dependencies": []},
+            {
+                "method": "POST",
+                "path": "/items/{item_id:int}",
+                "handler": "routes_demo.update",
+                "dependencies": ["db=routes_demo.get_db"],
+            },
+            {
+                "method": "GET",
+                "path": "/me",
+                "handler": "routes_demo.me",
+                "dependencies": ["who=routes_demo.get_user"],
+            },
+            {"method": "WS", "path": "/live", "handler": "routes_demo.live", "dependencies": []},
+        ],
+    }
 
 
 def test_server_compatibility_module() -> None:
@@ -177,3 +199,19 @@ def test_tasks_command_shows_published_tasks(
     asyncio.run(scenario())
     assert main(["tasks", "--status-dir", str(tmp_path / "missing")]) == 1
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_usage_errors_are_one_line_naming_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["serve"])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err == (
+        "fastware serve: error: the following arguments are required: MODULE:APP "
+        "(try 'fastware serve --help')\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["serve", "hello:app", "--loop", "tokio"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "argument --loop: invalid choice: 'tokio'" in err
+    assert err.endswith("(try 'fastware serve --help')\n")

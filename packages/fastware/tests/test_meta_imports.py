@@ -156,7 +156,7 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 
 
 def test_version_comes_from_metadata() -> None:
-    assert fastware.__version__ == "0.1.0.dev0"
+    assert fastware.__version__ == "0.7.0.dev0"
 
 
 @pytest.mark.parametrize("name", COMPAT_MODULES)

@@ -320,6 +320,84 @@ def _check_feature(feature: str | None) -> str | None:
     return feature
 
 
+def _route_key(method: str, segments: tuple[ParsedSegment, ...]) -> tuple[Any, ...]:
+    """What two routes share when they match the same requests: the method, the literal
+    segments and the converters (parameter names do not matter)."""
+    return (method, tuple((s.converter, "" if s.converter else s.value) for s in segments))
+
+
+def _where(handler: Any) -> str:
+    """``module.qualname (file.py, line N)`` for a handler or a mounted app."""
+    target = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isfunction(target) or inspect.ismethod(target) or isinstance(target, type)):
+        target = type(target)
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", None) or repr(target)
+    text = f"{module}.{name}" if module else str(name)
+    code = getattr(inspect.unwrap(target), "__code__", None)
+    if code is not None:
+        text += f" ({code.co_filename.rsplit('/', 1)[-1]}, line {code.co_firstlineno})"
+    return text
+
+
+def _describe(entry: RouteEntry, websocket: bool) -> str:
+    return f"{'WebSocket' if websocket else entry.method} {entry.path}"
+
+
+def _check_unique(entries: list[RouteEntry], websocket: bool) -> None:
+    seen: dict[tuple[Any, ...], RouteEntry] = {}
+    for entry in entries:
+        first = seen.setdefault(_route_key(entry.method, entry.segments), entry)
+        if first is entry:
+            continue
+        if first.path == entry.path:
+            what = f"{_describe(entry, websocket)} is registered twice"
+        else:
+            what = (
+                f"{_describe(first, websocket)} and {_describe(entry, websocket)} match the same "
+                "requests"
+            )
+        raise RouteDefinitionError(
+            f"{what}: first for {_where(first.handler)}, again for {_where(entry.handler)}; "
+            "the second could never answer. Remove one or give it another path"
+        )
+
+
+def _check_conflicts(
+    entries: list[RouteEntry], mounts: list[_Mount], ws_entries: list[RouteEntry]
+) -> None:
+    """Refuse routes that could never answer: the same method and pattern twice, two mounts at
+    one prefix, a route under a mount's prefix (the mount takes those requests first).
+
+    Raises:
+        RouteDefinitionError: naming both handlers (or the handler and the mounted app).
+    """
+    _check_unique(entries, False)
+    _check_unique(ws_entries, True)
+    by_prefix: dict[str, _Mount] = {}
+    for mount in mounts:
+        first = by_prefix.setdefault(mount.prefix, mount)
+        if first is not mount:
+            raise RouteDefinitionError(
+                f"two apps are mounted at {mount.prefix or '/'!r}: first {_where(first.app)}, "
+                f"then {_where(mount.app)}; the second would never be reached"
+            )
+    for prefix, mount in by_prefix.items():
+        if not prefix:
+            continue  # a mount at "/" serves only what no route matched
+        literal = tuple(ParsedSegment(part, None) for part in prefix.strip("/").split("/"))
+        for websocket, table in ((False, entries), (True, ws_entries)):
+            for entry in table:
+                if entry.segments[: len(literal)] == literal:
+                    raise RouteDefinitionError(
+                        f"{_describe(entry, websocket)} ({_where(entry.handler)}) could never "
+                        f"answer: the app mounted at {prefix!r} ({_where(mount.app)}) takes every "
+                        "request under that prefix first. Move the route or the mount"
+                    )
+
+
 class CompiledRouter:
     """The indexed form of a router, rebuilt whenever the router (or an included one) changes."""
 
@@ -475,6 +553,9 @@ class Router:
         self._parents: weakref.WeakSet[Router] = weakref.WeakSet()
         self._compiled: CompiledRouter | None = None
         self._listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
+        # (method, pattern without parameter names) -> its registration, to refuse a second
+        # route that could never answer at once, naming both handlers.
+        self._keys: dict[tuple[Any, ...], _Registered] = {}
 
     # -- registration -------------------------------------------------------------------
 
@@ -494,25 +575,47 @@ class Router:
         did not exist (the app needs ``create_app(..., features=flags)``).
 
         Raises:
-            RouteDefinitionError: for an invalid method, pattern or converter.
+            RouteDefinitionError: for an invalid method, pattern or converter, or when the
+                router already has a route for ``method`` and ``path`` (or a pattern matching
+                the same requests): the second could never answer.
         """
         if not callable(handler):
             raise RouteDefinitionError(f"Handler for {method} {path} is not callable")
         segments = parse_path(path)
         call = handler if _is_async_callable(handler) else _threaded(handler)
         deps_dict = dict(deps) if deps else None
-        self._routes.append(
-            _Registered(
-                _normalise_method(method),
-                segments,
-                handler,
-                deps_dict,
-                response_model,
-                call,
-                _check_feature(feature),
-            )
+        registered = _Registered(
+            _normalise_method(method),
+            segments,
+            handler,
+            deps_dict,
+            response_model,
+            call,
+            _check_feature(feature),
         )
+        self._claim(registered, websocket=False)
+        self._routes.append(registered)
         self._touch()
+
+    def _claim(self, registered: _Registered, *, websocket: bool) -> None:
+        key = (websocket, *_route_key(registered.method, registered.segments))
+        first = self._keys.get(key)
+        if first is not None:
+            _check_unique(
+                [
+                    RouteEntry(first.method, first.segments, first.handler, None, None, first.call),
+                    RouteEntry(
+                        registered.method,
+                        registered.segments,
+                        registered.handler,
+                        None,
+                        None,
+                        registered.call,
+                    ),
+                ],
+                websocket,
+            )
+        self._keys[key] = registered
 
     def route(
         self,
@@ -656,9 +759,11 @@ class Router:
             raise RouteDefinitionError(f"WebSocket handler for {path} must be async")
         segments = parse_path(path)
         deps_dict = dict(deps) if deps else None
-        self._ws_routes.append(
-            _Registered("GET", segments, handler, deps_dict, None, handler, _check_feature(feature))
+        registered = _Registered(
+            "GET", segments, handler, deps_dict, None, handler, _check_feature(feature)
         )
+        self._claim(registered, websocket=True)
+        self._ws_routes.append(registered)
         self._touch()
 
     def ws(
@@ -688,11 +793,20 @@ class Router:
         ``deps`` apply to every included route, under the route's own deps (a route-level
         dependency with the same name wins). The prefix may hold parameters
         (``/orgs/{org:int}``) unless ``other`` has mounts.
+
+        Raises:
+            RouteDefinitionError: ``other`` would include this router, or one of its routes
+                or mounts conflicts with one already here (see :meth:`compile`).
         """
         if other is self or self._reachable_from(other):
             raise RouteDefinitionError("include_router would make a router include itself")
         segments = parse_path(prefix) if prefix and prefix.strip("/") else ()
         self._includes.append(_Include(other, segments, dict(deps) if deps else None))
+        try:
+            _check_conflicts(*self._flatten((), None))
+        except RouteDefinitionError:
+            self._includes.pop()
+            raise
         other._parents.add(self)
         self._touch()
 
@@ -706,9 +820,18 @@ class Router:
 
         The mounted app sees ``path`` without the prefix and ``root_path`` with it. Mounts are
         matched before routes, except a mount at ``/``, which serves what no route matched.
+
+        Raises:
+            RouteDefinitionError: another app is mounted at ``prefix``, or a route lies under
+                it (the mount would take its requests).
         """
         normal = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self._mounts.append(_Mount(normal, app))
+        try:
+            _check_conflicts(*self._flatten((), None))
+        except RouteDefinitionError:
+            self._mounts.pop()
+            raise
         self._touch()
 
     # -- compilation ----------------------------------------------------------------------
@@ -782,10 +905,19 @@ class Router:
         return entries, mounts, ws_entries
 
     def compile(self) -> CompiledRouter:
-        """The indexed router (cached until the next change)."""
+        """The indexed router (cached until the next change).
+
+        Raises:
+            RouteDefinitionError: two routes match the same requests (the same method and
+                pattern, parameter names aside), two apps are mounted at one prefix, or a
+                route lies under a mount's prefix: one of them could never answer. The
+                message names both handlers. Routes added to an included router after
+                ``include_router`` are checked here.
+        """
         compiled = self._compiled
         if compiled is None:
             entries, mounts, ws_entries = self._flatten((), None)
+            _check_conflicts(entries, mounts, ws_entries)
             compiled = self._compiled = CompiledRouter(entries, mounts, ws_entries)
         return compiled
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from fastware_server.config import ServerConfig
 from fastware_server.detached import ERROR_PREFIX
+from fastware_server.exceptions import StartupError
 from fastware_server.run import serve
 from fastware_server.targets import IMPORTING_ENV, TargetRef, import_target
 
@@ -64,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        # The launcher says "<app> did not start: <this line>": a StartupError's own message
+        # already begins so, and only its reason is printed.
+        text = exc.reason if isinstance(exc, StartupError) and exc.reason else str(exc)
+        message = " ".join(text.split()) or type(exc).__name__
         print(f"{ERROR_PREFIX}{message}", file=sys.stderr, flush=True)
         return 1
     return 0

@@ -75,6 +75,8 @@ class ServerStatus:
     """When the PID file named a live process that is not the server (its PID was reused,
     or a bare file names another program): that process's command line. The file was
     removed as stale and the process left alone."""
+    app: str | None = None
+    """What it serves (``hello:app``), as recorded when it started."""
 
 
 def _remove_files(pid_path: Path, pid: int | None) -> None:
@@ -245,7 +247,8 @@ def status(pid_path: str | os.PathLike[str], health_url: str | None = None) -> S
     record = found.descriptor or {}
     url = record.get("url") if isinstance(record.get("url"), str) else None
     name = record.get("name") if isinstance(record.get("name"), str) else None
+    app = record.get("target") if isinstance(record.get("target"), str) else None
     if found.pid is None:
-        return ServerStatus(False, found.recorded, None, port, url, name, found.other_process)
+        return ServerStatus(False, found.recorded, None, port, url, name, found.other_process, app)
     healthy = _check_health(health_url) if health_url is not None else None
-    return ServerStatus(True, found.pid, healthy, port, url, name)
+    return ServerStatus(True, found.pid, healthy, port, url, name, app=app)

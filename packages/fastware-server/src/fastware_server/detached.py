@@ -20,7 +20,7 @@ from .background import register_background
 from .config import LoopChoice, ServerConfig, merge_config
 from .control import check_already_running, stop_process
 from .exceptions import StartupError, TargetError
-from .plan import ServerPlan, check_startable, plan_server
+from .plan import LOG_FILE_ENV, ServerPlan, check_startable, plan_server
 from .probe import wait_until_answering
 from .process import is_alive, is_same_process, process_start
 from .targets import check_not_importing
@@ -116,7 +116,7 @@ def launch_detached(plan: ServerPlan, log_path: str | os.PathLike[str]) -> Detac
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=output,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", LOG_FILE_ENV: str(log.resolve())},
         )
     assert launcher.stdin is not None
     assert launcher.stdout is not None
@@ -127,7 +127,9 @@ def launch_detached(plan: ServerPlan, log_path: str | os.PathLike[str]) -> Detac
     launcher.wait(_LAUNCH_TIMEOUT)
     if not line.isdigit():
         reason = _failure_reason(log, offset) or f"launcher exited with {launcher.returncode}"
-        raise StartupError(f"{plan.display} did not start: {reason} (log: {log})", reason)
+        raise StartupError(
+            f"{plan.display} did not start: {reason}; its output is in {log}", reason
+        )
     server = DetachedServer(plan, int(line), log)
     timeout = plan.config.startup_timeout
     if wait_until_answering(plan.endpoint, timeout, server.running):
@@ -136,11 +138,11 @@ def launch_detached(plan: ServerPlan, log_path: str | os.PathLike[str]) -> Detac
         server.stop()
         raise StartupError(
             f"{plan.display} did not answer on {plan.url} within {timeout:g} s; it was "
-            f"stopped (log: {log})"
+            f"stopped; its output is in {log}"
         )
     server.stop()
     reason = _failure_reason(log, offset) or "it exited"
-    raise StartupError(f"{plan.display} did not start: {reason} (log: {log})", reason)
+    raise StartupError(f"{plan.display} did not start: {reason}; its output is in {log}", reason)
 
 
 def serve_background(

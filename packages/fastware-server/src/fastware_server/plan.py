@@ -19,16 +19,26 @@ from typing import Any
 
 from .config import LoopChoice, ServerConfig, resolve_address
 from .control import check_already_running
-from .exceptions import AlreadyRunningError, ServerError, TargetError
+from .exceptions import AlreadyRunningError, ServerError
+from .instances import forget_server, record_server
 from .ports import bind_address, ensure_port_available, free_port
 from .probe import Endpoint
 from .process import port_file_for, remove_owned_file, write_int_file
 from .registry import deregister_instance, register_instance
-from .targets import TargetRef, choose_interface, import_target, parse_target, reference_for
+from .targets import (
+    TargetRef,
+    check_app,
+    choose_interface,
+    import_target,
+    parse_target,
+    reference_for,
+)
 
 __all__ = ("Claim", "ServerPlan", "check_startable", "plan_server")
 
 _LOOPS = {"asyncio": None, "uvloop": "uvloop", "rloop": "rloop"}
+LOG_FILE_ENV = "FASTWARE_SERVER_LOG_FILE"
+"""Set by ``--daemon`` for the server process: the log file its output goes to."""
 
 
 @dataclass(slots=True)
@@ -141,13 +151,11 @@ def plan_server(
         if load:
             assert ref is not None
             app = import_target(ref, config.app_dir)
-    elif callable(target) or hasattr(target, "__rsgi__"):
-        app = target
-        ref = reference_for(target, allow_main=allow_main)
     else:
-        raise TargetError(
-            f"cannot serve a {type(target).__name__}: expected an app or 'module:app'"
-        )
+        looks_like_app = callable(target) or hasattr(target, "__rsgi__")
+        ref = reference_for(target, allow_main=allow_main) if looks_like_app else None
+        check_app(target, _display(target, ref))
+        app = target
     if app is not None:
         interface: str | None = choose_interface(app, config.interface)
     else:
@@ -237,6 +245,8 @@ class Claim:
             target=plan.display,
             workers=plan.workers,
         )
+        # The per-user list, so that `fastware status` finds it from any directory.
+        record_server(path, plan.display, plan.url, os.environ.get(LOG_FILE_ENV))
 
     def release(self) -> None:
         """Remove the files this process wrote (only if they still name it)."""
@@ -245,6 +255,7 @@ class Claim:
             return  # nothing written, or a forked child that inherited the claim
         self._pid = None
         deregister_instance(path, pid)
+        forget_server(pid)
         if path.exists():
             remove_owned_file(path, pid)
             if not path.exists():

@@ -1,10 +1,15 @@
 """Is the server answering? A small HTTP probe over TCP, TLS or a Unix socket.
 
-A server counts as ready when the app answers a request: any HTTP status will do, 404
-included. Granian binds the socket before its workers run the lifespan startup, so a
-connection alone proves nothing; an answer comes only from a worker that serves. For an
-HTTP/2-only server the probe sends the connection preface and waits for the server's
-first frame.
+A server counts as ready when one of its workers answers HTTP. Granian binds the socket
+before its workers run the lifespan startup, so a connection alone proves nothing; an answer
+comes only from a worker that has started and accepts. The probe sends a request line that
+is not HTTP (:data:`PROBE_REQUEST`): Granian's HTTP parser answers it with its own
+``400 Bad Request`` without calling the app, so the probe never reaches a route (the user's
+or one the user did not write), never runs the app's middleware and never appears in the
+access log as user traffic. Any bytes back count (other servers, such as Python's
+``http.server``, answer such a line without a status line); a listener that accepts and says
+nothing does not. For an HTTP/2-only server the probe sends the connection preface and waits
+for the server's first frame.
 """
 
 from __future__ import annotations
@@ -16,14 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = (
-    "PROBE_PATH",
+    "PROBE_REQUEST",
     "Endpoint",
     "answers",
     "wait_until_answering",
 )
 
-PROBE_PATH = "/health"
-"""The path the readiness probe requests (as fastware 0.6.3 did)."""
+PROBE_REQUEST = b"FASTWARE-READINESS-PROBE\r\n\r\n"
+"""What the readiness probe sends: not a valid HTTP request line, so the server's HTTP layer
+answers ``400`` itself and the app never sees it (fastware 0.6.3 sent ``GET /health``, which
+showed up in the access log as ``GET /health 404`` and ran the app's middleware)."""
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
@@ -87,12 +94,10 @@ def answers(endpoint: Endpoint, timeout: float = 1.0) -> bool:
         if endpoint.http2_only:
             sock.sendall(_H2_PREFACE)
             return len(_read(sock, 9)) >= 9  # the server's SETTINGS frame header
-        host = endpoint.url.split("://", 1)[-1] if endpoint.uds is None else "localhost"
-        sock.sendall(
-            f"GET {PROBE_PATH} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fastware-server probe\r\n"
-            "Connection: close\r\n\r\n".encode("latin-1")
-        )
-        return _read(sock, 5) == b"HTTP/"
+        sock.sendall(PROBE_REQUEST)
+        # Granian (and Node, behind Vite) answer "HTTP/1.1 400"; Python's http.server answers
+        # a line that is not HTTP/1.x without a status line. Any answer is a live listener.
+        return len(_read(sock, 1)) == 1
     except (OSError, ssl.SSLError):
         return False
     finally:

@@ -33,6 +33,19 @@ __all__ = (
 
 logger = logging.getLogger("fastware.server")
 
+# Granian's logging, with a timestamp on every server line (Granian's default has none);
+# access lines carry their own time (see docs/server.md for the access log's format).
+_LOG_CONFIG: dict[str, Any] = {
+    "formatters": {
+        "generic": {
+            "()": "logging.Formatter",
+            "fmt": "[%(asctime)s] [%(levelname)s] %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S %z",
+        },
+        "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
+    },
+}
+
 
 @overload
 def serve(
@@ -259,6 +272,7 @@ def run_granian(plan: ServerPlan) -> None:
         ),
         http2_settings=HTTP2Settings(keep_alive_timeout=max(1, round(cfg.keep_alive_timeout))),
         log_level=LogLevels(cfg.log_level),
+        log_dictconfig=_LOG_CONFIG,
         log_access=cfg.access_log,
         ssl_cert=Path(cfg.ssl_cert) if cfg.ssl_cert is not None else None,
         ssl_key=Path(cfg.ssl_key) if cfg.ssl_key is not None else None,

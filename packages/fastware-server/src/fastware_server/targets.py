@@ -25,6 +25,7 @@ __all__ = (
     "IMPORTING_ENV",
     "PROCESS_LOCAL_ATTRIBUTE",
     "TargetRef",
+    "check_app",
     "check_not_importing",
     "choose_interface",
     "describe_error",
@@ -86,12 +87,17 @@ def _dotted(text: str) -> bool:
 
 
 def parse_target(text: str) -> TargetRef:
-    """Parse ``"module:attribute"`` (``"module"`` alone means ``module:app``).
+    """Parse ``"module:attribute"`` (``"module"`` alone means ``module:app``; ``"module:"``
+    with nothing after the colon is refused).
 
     Raises:
         TargetError: the text is not of that form.
     """
-    module, _, attribute = text.strip().partition(":")
+    module, colon, attribute = text.strip().partition(":")
+    if colon and not attribute.strip() and _dotted(module):
+        raise TargetError(
+            f"invalid app {text!r}: nothing after ':'; name the app, for example {module}:app"
+        )
     attribute = attribute or "app"
     if not (_dotted(module) and _dotted(attribute)):
         raise TargetError(f"invalid app {text!r}: expected MODULE:ATTRIBUTE, for example hello:app")
@@ -152,9 +158,54 @@ def import_target(
             app = getattr(app, part)
         except AttributeError:
             raise TargetError(f"cannot serve {ref}: {part!r} not found in {ref.module}") from None
-    if require_app and not (callable(app) or hasattr(app, "__rsgi__")):
-        raise TargetError(f"cannot serve {ref}: it is a {type(app).__name__}, not an app")
+    if require_app:
+        check_app(app, str(ref))
     return app
+
+
+def _with_article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def check_app(app: Any, display: str) -> None:
+    """Refuse what is not an ASGI or RSGI app, at startup rather than with a 500 per request.
+
+    An app implements ``__rsgi__`` (every fastware app does), or is a callable taking
+    ``(scope, receive, send)``: an ``async def`` function or an object whose ``__call__``
+    takes them. A class is refused (it would be instantiated per request), and so is a
+    callable that cannot take three arguments.
+
+    Raises:
+        TargetError: one line naming what ``display`` is and what to serve instead.
+    """
+    if hasattr(app, "__rsgi__") and not isinstance(app, type):
+        return
+    hint = "serve the app object, e.g. app = create_app(router) and then MODULE:app"
+    if isinstance(app, type):
+        raise TargetError(
+            f"cannot serve {display}: it is the class {app.__name__}, not an app; {hint}"
+        )
+    if isinstance(app, types.ModuleType):
+        raise TargetError(
+            f"cannot serve {display}: it is the module {app.__name__}, not an app; name the "
+            f"app inside it, e.g. {app.__name__}:app"
+        )
+    if not callable(app):
+        raise TargetError(
+            f"cannot serve {display}: it is {_with_article(type(app).__name__)}, not an app; {hint}"
+        )
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):
+        return  # a callable without a signature (a C extension): let the server try it
+    try:
+        signature.bind(object(), object(), object())
+    except TypeError:
+        kind = "function" if inspect.isroutine(app) else type(app).__name__
+        raise TargetError(
+            f"cannot serve {display}: it is {_with_article(kind)} taking {signature}, but an "
+            f"ASGI app takes (scope, receive, send); {hint}"
+        ) from None
 
 
 def _module_root(module: types.ModuleType, name: str) -> str | None:

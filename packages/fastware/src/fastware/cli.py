@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from fastware_core import FastwareError
 
@@ -95,6 +95,14 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (run with --traceback for details)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming ``--help`` instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text} (try '{self.prog} --help')\n")
+
+
 def _fail(prog: str, message: str, status: int = 1) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return status
@@ -129,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry = commands.get(name)
     if entry is None:
         known = ", ".join(commands) or "none installed"
-        return _fail(_PROG, f"unknown command {name!r} (commands: {known})", 2)
+        return _fail(
+            _PROG, f"unknown command {name!r} (commands: {known}; try '{_PROG} --help')", 2
+        )
     prog = f"{_PROG} {name}"
     try:
         command: Command = entry.load()
@@ -137,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if show_traceback:
             raise
         return _fail(prog, f"cannot load the command from {entry.value}: {_one_line(exc)}")
-    parser = argparse.ArgumentParser(prog=prog, description=command.help)
+    parser = _Parser(prog=prog, description=command.help)
     command.configure(parser)
     options = parser.parse_args(args)
     try:
@@ -171,27 +181,25 @@ def _dependencies(entry: Any) -> list[str]:
     return found
 
 
-def _routes_table(app: Any) -> list[tuple[str, str, str, str]]:
+def _routes_table(app: Any) -> list[tuple[str, str, str, list[str]]]:
     router = app if callable(getattr(app, "compile", None)) else getattr(app, "router", None)
     if router is None or not callable(getattr(router, "compile", None)):
         raise ValueError(f"{type(app).__name__} is not a fastware app or router")
     compiled = router.compile()
     rows = []
     for entry in compiled.entries:
-        deps = ", ".join(_dependencies(entry)) or "-"
-        rows.append((entry.method, entry.path, _callable_name(entry.handler), deps))
+        rows.append((entry.method, entry.path, _callable_name(entry.handler), _dependencies(entry)))
     for entry in compiled.ws.entries if compiled.ws is not None else ():
-        deps = ", ".join(_dependencies(entry)) or "-"
-        rows.append(("WS", entry.path, _callable_name(entry.handler), deps))
+        rows.append(("WS", entry.path, _callable_name(entry.handler), _dependencies(entry)))
     for prefix, mounted in compiled.mounts_with_root():
-        rows.append(("MOUNT", f"{prefix}/*", _callable_name(type(mounted)), "-"))
+        rows.append(("MOUNT", f"{prefix}/*", _callable_name(type(mounted)), []))
     return rows
 
 
 class RoutesCommand:
     """``fastware routes MODULE:APP``."""
 
-    help = "List an app's routes: method, path, handler and dependencies."
+    help = "List an app's routes: method, path, handler and dependencies (--json for machines)."
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Declare the arguments."""
@@ -199,13 +207,30 @@ class RoutesCommand:
             "target", metavar="MODULE:APP", help="the app (or a Router), e.g. hello:app"
         )
         parser.add_argument("--app-dir", metavar="DIR", help="import the app from DIR")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help='print one JSON object: {"app", "routes": [{"method", "path", "handler", '
+            '"dependencies"}]}',
+        )
 
     def run(self, args: argparse.Namespace) -> int:
-        """Print the table."""
+        """Print the table (or the JSON)."""
+        import json
+
         from fastware_server.targets import import_target, parse_target
 
         app = import_target(parse_target(args.target), args.app_dir, require_app=False)
-        rows = [("METHOD", "PATH", "HANDLER", "DEPENDENCIES"), *_routes_table(app)]
+        table = _routes_table(app)
+        if args.json:
+            routes = [
+                {"method": method, "path": path, "handler": handler, "dependencies": deps}
+                for method, path, handler, deps in table
+            ]
+            print(json.dumps({"app": args.target, "routes": routes}))
+            return 0
+        rows = [("METHOD", "PATH", "HANDLER", "DEPENDENCIES")]
+        rows += [(m, p, h, ", ".join(deps) or "-") for m, p, h, deps in table]
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
