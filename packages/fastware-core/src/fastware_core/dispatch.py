@@ -79,6 +79,8 @@ class Dispatcher:
         self._http_handlers = any(issubclass(t, HTTPError) for t in self._handlers)
         self.max_body_size = config.max_body_size
         """Largest accepted request body (``None``: no limit)."""
+        self.form_limits = config.form_limits
+        """Limits for ``request.form()`` (``None``: ``FormLimits()``)."""
         self.max_json_depth = config.max_json_depth
         """Deepest JSON nesting accepted in request bodies."""
         self.json_content_types_only = config.json_content_types_only
