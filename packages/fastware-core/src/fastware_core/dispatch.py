@@ -107,6 +107,8 @@ class Dispatcher:
             tuple(_builtin_hooks(config))
             + tuple(m for m in config.middleware or () if isinstance(m, HookMiddleware))
         )
+        # Hooks that wrap route handlers (server-side sessions), applied at each compile.
+        self._route_wrappers = tuple(h for h in self._hooks if h.uses_wrap_route)
         router.on_change(self._router_changed)
         self._compile()
 
@@ -186,6 +188,8 @@ class Dispatcher:
         compiled = gate_routes(
             compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
         )
+        if self._route_wrappers:
+            compiled = compiled.transformed(partial(_wrapped_route, self._route_wrappers))
         self._routes_checked = True
         self._compiled = compiled
         return compiled
@@ -531,6 +535,29 @@ def _prepared(
         logger.error("Route %s %s cannot be served: %s", entry.method, entry.path, exc)
         call = partial(_broken_route, exc)
     if call is None:
+        return entry
+    return RouteEntry(
+        entry.method,
+        entry.segments,
+        entry.handler,
+        entry.deps,
+        entry.response_model,
+        call,
+        entry.feature,
+    )
+
+
+def _wrapped_route(
+    hooks: tuple[HookMiddleware, ...], entry: RouteEntry, websocket: bool
+) -> RouteEntry:
+    """``entry`` with its call wrapped by each hook's ``wrap_route`` (the first hook
+    outermost); WebSocket routes are left alone."""
+    if websocket:
+        return entry
+    call = entry.call
+    for hook in reversed(hooks):
+        call = hook.wrap_route(call)
+    if call is entry.call:
         return entry
     return RouteEntry(
         entry.method,

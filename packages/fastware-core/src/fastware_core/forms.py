@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import parse_qsl
 
 from .datastructures import Headers
-from .exceptions import FastwareError, HTTPError
+from .exceptions import HTTPError, MissingPackageError
 
 if TYPE_CHECKING:
     from .request import Request
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = (
     "FormData",
     "FormLimits",
-    "MissingPackageError",
     "UploadFile",
     "parse_urlencoded",
     "read_form",
@@ -40,10 +39,6 @@ __all__ = (
 
 MiB = 1024 * 1024
 _FLUSH = 256 * 1024  # a file part's bytes are written in batches of at least this much
-
-
-class MissingPackageError(FastwareError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -276,8 +271,7 @@ def _parser_module() -> Any:
         import multipart
     except ImportError:  # pragma: no cover - the test environment installs it
         raise MissingPackageError(
-            "Reading multipart/form-data needs the 'multipart' package: "
-            "pip install 'fastware-core[forms]' (the fastware package includes it)"
+            "'fastware-core[forms]'", "Reading a multipart/form-data body (request.form())"
         ) from None
     return multipart
 

@@ -17,6 +17,7 @@ from .types import Receive, Scope
 
 if TYPE_CHECKING:
     from .forms import FormData, FormLimits
+    from .sessions import Session
 
 __all__ = (
     "Request",
@@ -487,6 +488,26 @@ class Request:
             if type(body) is StreamedBody:
                 raise _streamed_error(body)
         return cast(T, decode_json(body or b"null", max_depth=self._max_depth, type_=model))
+
+    # -- session ------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The visitor's session, a dict saved at the end of the request (see
+        :class:`~fastware_core.middleware.SessionMiddleware`).
+
+        Raises:
+            FastwareError: when the app has no ``SessionMiddleware``.
+        """
+        slot = self._conn.state.get("session")
+        if slot is None:
+            raise FastwareError(
+                "request.session needs SessionMiddleware: create_app(router, middleware="
+                "[SessionMiddleware(secret_key=...)])"
+            )
+        if isinstance(slot, dict):  # a plain dict someone stored
+            return cast("Session", slot)
+        return cast("Session", slot.get())
 
     # -- state and connection -------------------------------------------------------------------
 
