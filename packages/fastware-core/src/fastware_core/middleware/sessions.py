@@ -215,7 +215,7 @@ class _Slot:
         if not isinstance(data, dict):
             data, issued = {}, 0
         session = Session(data, issued=issued, check=middleware._check_cookie_size)
-        self.cookie_value = raw if decoded is not None else None
+        self.cookie_value = raw
         if raw and decoded is None:
             session.modified = True  # an invalid cookie is replaced (deleted)
         self.session = session
@@ -238,7 +238,7 @@ class _Slot:
         session = Session(data, session_id=session_id, issued=issued)
         if raw and session_id is None:
             session.modified = True  # a stale or invalid cookie is deleted
-        self.cookie_value = raw if session_id is not None else None
+        self.cookie_value = raw
         self.session = session
 
     async def store(self) -> None:
