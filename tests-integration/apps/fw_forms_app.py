@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from fastware_auth import RedisSessionBackend
-from fastware_core import Request, Router, create_app
+from fastware_core import HTTPError, Request, Router, create_app
 from fastware_core.forms import FormLimits, UploadFile
 from fastware_core.middleware import SessionMiddleware
 
@@ -40,9 +40,25 @@ async def memory(request: Request) -> dict[str, Any]:
     return await asyncio.to_thread(_memory)
 
 
+outcomes: list[str] = []  # what each /upload's form() did, for the disconnect test
+
+
+@router.get("/outcomes")
+async def show_outcomes(request: Request) -> list[str]:
+    return outcomes
+
+
 @router.post("/upload")
 async def upload(request: Request) -> dict[str, Any]:
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPError as exc:
+        outcomes.append(f"{exc.status_code} {exc.detail}")
+        raise
+    except BaseException as exc:
+        outcomes.append(f"unexpected {exc!r}")
+        raise
+    outcomes.append("200")
     files = []
     for upload in form.files():
         digest = hashlib.sha256()

@@ -4,6 +4,7 @@ worker's memory stays flat, limits answer 413, a broken body answers 400."""
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -136,3 +137,34 @@ def test_chunked_uploads_limits_and_broken_bodies(
 
         # the worker is still healthy
         assert http.get("/").json() == {"ok": True}
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_a_client_leaving_mid_upload_is_a_clean_400(
+    start_granian: StartGranian, interface: str
+) -> None:
+    server = start_granian(interface)
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n\r\n'
+    ).encode()
+    request = (
+        "POST /upload HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {10 * MiB}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(request + head + b"x" * (2 * MiB))
+        time.sleep(0.3)
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        deadline = time.monotonic() + 10
+        outcomes: list[str] = []
+        while time.monotonic() < deadline:
+            outcomes = http.get("/outcomes").json()
+            if outcomes:
+                break
+            time.sleep(0.1)
+        assert outcomes, "the upload never finished"
+        assert outcomes[0].startswith("400 "), outcomes
+        assert http.get("/").json() == {"ok": True}
+    assert "Traceback" not in server.logs()

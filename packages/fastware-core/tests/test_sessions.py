@@ -338,3 +338,18 @@ def test_a_backend_with_an_asgi_app_is_refused(tmp_path: Path) -> None:
     backend = SQLiteSessionBackend(tmp_path / "s.db")
     with pytest.raises(FastwareError, match="create_app"):
         SessionMiddleware(create_app(Router()), secret_key=SECRET, backend=backend)
+
+
+def test_a_response_setting_the_session_is_not_cacheable() -> None:
+    from fastware_core import JSONResponse
+
+    router = Router()
+
+    async def handler(request: Request) -> JSONResponse:
+        request.session["a"] = 1
+        return JSONResponse({}, headers={"Cache-Control": "public, max-age=600"})
+
+    router.get("/")(handler)
+    app = create_app(router, middleware=[SessionMiddleware(secret_key=SECRET)])
+    response = _client(app).get("/")
+    assert response.headers.getlist("cache-control") == ["private, no-store"]

@@ -290,9 +290,12 @@ async def _body_chunks(request: Request) -> AsyncIterator[bytes]:
     """The request body as it arrives, from whichever door brought it."""
     conn: Any = request.connection
     if conn.door == "rsgi":
-        async for chunk in conn.protocol:
-            if chunk:
-                yield chunk
+        try:
+            async for chunk in conn.protocol:
+                if chunk:
+                    yield chunk
+        except (RuntimeError, ConnectionError):  # Granian's RSGIProtocolClosed/Error
+            raise HTTPError(400, "Client disconnected before the form was received") from None
         return
     receive = conn.receive
     if receive is None:

@@ -18,16 +18,18 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
 from .exceptions import FastwareError, MissingPackageError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = (
     "SQLiteSessionBackend",
@@ -329,6 +331,8 @@ class SQLiteSessionBackend:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            import sqlite3  # only for apps that use this backend
+
             conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=10000")

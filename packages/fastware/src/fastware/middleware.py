@@ -15,6 +15,7 @@ from fastware_core.middleware import (
     RequestIDMiddleware,
     RequestTimingMiddleware,
     SecurityHeadersMiddleware,
+    SessionMiddleware,
     TrustedHostMiddleware,
 )
 
@@ -29,6 +30,7 @@ __all__ = (
     "RequestIDMiddleware",
     "RequestTimingMiddleware",
     "SecurityHeadersMiddleware",
+    "SessionMiddleware",
     "TrustedHostMiddleware",
     "ViteDevProxy",
 )

@@ -136,6 +136,8 @@ class SessionMiddleware(HookMiddleware):
             return
         cookie = slot.cookie_header()
         if cookie is not None:
+            # A response that sets a session must not be stored by a shared cache.
+            headers[:] = [pair for pair in headers if pair[0].lower() != "cache-control"]
             headers.append(("set-cookie", cookie))
             headers.append(("cache-control", "private, no-store"))
 
