@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fastware_core import Router, TestClient, create_app
-from fastware_core.exceptions import HTTPError
+from fastware_core.exceptions import HTTPError, MissingPackageError
 from fastware_core.forms import FormData, FormLimits, UploadFile, parse_urlencoded
 from fastware_core.request import Request
 from fastware_core.testing._rsgi import _HTTPProtocol, _Scope
@@ -50,6 +52,20 @@ def end() -> bytes:
 
 
 seen: list[UploadFile] = []
+_clients: list[TestClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
+def _client(app: Any) -> TestClient:
+    client = TestClient(app)
+    _clients.append(client)
+    return client
 
 
 async def describe(request: Request) -> dict[str, Any]:
@@ -100,7 +116,7 @@ def make_client(limits: FormLimits | None = None, **config: Any) -> TestClient:
     router.post("/raw")(raw)
     router.post("/body")(body_first)
     router.post("/json")(as_json)
-    return TestClient(create_app(router, form_limits=limits, **config))
+    return _client(create_app(router, form_limits=limits, **config))
 
 
 def post(client: TestClient, path: str, body: bytes, content_type: str = MULTIPART) -> Any:
@@ -170,7 +186,7 @@ def test_uploaded_content_is_intact_after_streaming() -> None:
         return {"same": b"".join(parts) == payload, "head": head == payload[:5]}
 
     router.post("/check")(check)
-    client = TestClient(create_app(router, form_limits=FormLimits(spool_size=1000)))
+    client = _client(create_app(router, form_limits=FormLimits(spool_size=1000)))
     response = post(client, "/check", file_part("f", "x", payload) + end())
     assert response.json() == {"same": True, "head": True}
 
@@ -199,7 +215,7 @@ def test_request_body_on_an_unread_multipart_body_says_what_to_do() -> None:
             return {"error": str(exc)}
 
     router.post("/x")(handler)
-    response = post(TestClient(create_app(router)), "/x", field("a", "1") + end())
+    response = post(_client(create_app(router)), "/x", field("a", "1") + end())
     assert "await request.form()" in response.json()["error"]
 
 
@@ -465,3 +481,42 @@ async def test_a_client_leaving_mid_upload_closes_the_files(via: str) -> None:
 def test_http_error_is_what_form_raises_for_bad_input() -> None:
     with pytest.raises(HTTPError):
         parse_urlencoded(b"%FF=1")
+
+
+def test_rolled_over_files_leave_nothing_in_the_temporary_directory(tmp_path: Path) -> None:
+    router = Router()
+    listed: list[list[str]] = []
+
+    async def handler(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        upload = form["f"]
+        assert isinstance(upload, UploadFile)
+        listed.append(os.listdir(tmp_path))  # anonymous files: no name even while open
+        return {"in_memory": upload.in_memory}
+
+    router.post("/f")(handler)
+    limits = FormLimits(spool_size=10, temp_dir=str(tmp_path))
+    client = _client(create_app(router, form_limits=limits))
+    response = post(client, "/f", file_part("f", "f", b"x" * 50_000) + end())
+    assert response.json() == {"in_memory": False}
+    assert listed == [[]]
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_missing_parser_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "multipart", None)  # what an absent package looks like
+    router = Router()
+
+    async def handler(request: Request) -> Any:
+        try:
+            await request.form()
+        except MissingPackageError as exc:
+            return {"error": str(exc)}
+        return {"error": None}
+
+    router.post("/f")(handler)
+    response = post(_client(create_app(router)), "/f", field("a", "1") + end())
+    assert "fastware-core[forms]" in response.json()["error"]
+    # URL-encoded forms need no parser package
+    ok = post(_client(create_app(router)), "/f", b"a=1", "application/x-www-form-urlencoded")
+    assert ok.json() == {"error": None}

@@ -4,6 +4,7 @@ size limits, and the SQLite backend, through both doors."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,8 +269,9 @@ def test_session_tracks_changes() -> None:
     assert not session.modified
     session.pop("missing", None)
     assert not session.modified
-    session["cart"] = []
-    assert session.modified
+    changed = Session({"a": 1})
+    changed["cart"] = []
+    assert changed.modified
     fresh = Session({"cart": [1]})
     fresh["cart"].append(2)
     fresh.changed()
@@ -353,3 +355,11 @@ def test_a_response_setting_the_session_is_not_cacheable() -> None:
     app = create_app(router, middleware=[SessionMiddleware(secret_key=SECRET)])
     response = _client(app).get("/")
     assert response.headers.getlist("cache-control") == ["private, no-store"]
+
+
+def test_encryption_without_cryptography_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastware_core.exceptions import MissingPackageError
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    with pytest.raises(MissingPackageError, match=r"fastware-core\[encryption\]"):
+        SessionCodec(SECRET, encrypt=True)
