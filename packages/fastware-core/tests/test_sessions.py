@@ -354,7 +354,7 @@ def test_a_response_setting_the_session_is_not_cacheable() -> None:
     router.get("/")(handler)
     app = create_app(router, middleware=[SessionMiddleware(secret_key=SECRET)])
     response = _client(app).get("/")
-    assert response.headers.getlist("cache-control") == ["private, no-store"]
+    assert response.headers.getlist("cache-control") == ["public, max-age=600", "private, no-store"]
 
 
 def test_encryption_without_cryptography_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,3 +363,27 @@ def test_encryption_without_cryptography_names_the_extra(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
     with pytest.raises(MissingPackageError, match=r"fastware-core\[encryption\]"):
         SessionCodec(SECRET, encrypt=True)
+
+
+def test_a_route_that_never_reads_the_session_opens_nothing() -> None:
+    router = Router()
+
+    async def handler(request: Request) -> dict[str, Any]:
+        return {"slot": "session" in request.connection.state}
+
+    router.get("/")(handler)
+    app = create_app(router, middleware=[SessionMiddleware(secret_key=SECRET)])
+    assert _client(app).get("/").json() == {"slot": False}
+
+
+def test_sessions_work_beside_user_asgi_middleware_that_copies_the_scope() -> None:
+    def copying(app: Any) -> Any:
+        async def middleware(scope: Any, receive: Any, send: Any) -> None:
+            await app(dict(scope), receive, send)
+
+        return middleware
+
+    app = create_app(session_router(), middleware=[copying, SessionMiddleware(secret_key=SECRET)])
+    client = _client(app)
+    client.get("/put", params={"a": "1"})
+    assert client.get("/show").json() == {"a": "1"}

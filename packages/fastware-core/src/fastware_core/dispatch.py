@@ -109,6 +109,10 @@ class Dispatcher:
         )
         # Hooks that wrap route handlers (server-side sessions), applied at each compile.
         self._route_wrappers = tuple(h for h in self._hooks if h.uses_wrap_route)
+        self.session_middleware: HookMiddleware | None = next(
+            (h for h in self._hooks if getattr(h, "provides_session", False)), None
+        )
+        """The ``SessionMiddleware`` that ``request.session`` opens its slot with, if any."""
         router.on_change(self._router_changed)
         self._compile()
 

@@ -501,10 +501,13 @@ class Request:
         """
         slot = self._conn.state.get("session")
         if slot is None:
-            raise FastwareError(
-                "request.session needs SessionMiddleware: create_app(router, middleware="
-                "[SessionMiddleware(secret_key=...)])"
-            )
+            source = getattr(self._app, "session_middleware", None)
+            if source is None:
+                raise FastwareError(
+                    "request.session needs SessionMiddleware: create_app(router, middleware="
+                    "[SessionMiddleware(secret_key=...)])"
+                )
+            slot = source.open(self._conn)
         if isinstance(slot, dict):  # a plain dict someone stored
             return cast("Session", slot)
         return cast("Session", slot.get())

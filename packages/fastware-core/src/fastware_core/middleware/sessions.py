@@ -1,8 +1,9 @@
 """Sessions for HTTP routes: ``request.session``, kept in a signed cookie or a backend.
 
-Cookie sessions run as hooks on both doors: ``before()`` leaves a lazy slot in the
-request state (nothing is parsed until a handler reads ``request.session``), ``after()``
-writes the cookie when the session changed. Server-side sessions (``backend=``) also wrap
+Cookie sessions run as hooks on both doors: the first read of ``request.session`` opens a
+slot in the request state and decodes the cookie, ``after()`` appends the cookie when the
+session changed; a request that never reads its session pays only ``after()``'s look at
+the state. Server-side sessions (``backend=``) also wrap
 each HTTP route once, at compile time, to load the session before the handler and save it
 after, so that the store's I/O is awaited before the answer leaves.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from fastware_core.exceptions import FastwareError, HTTPError
 from fastware_core.request import parse_cookie_header
@@ -23,9 +24,9 @@ from fastware_core.sessions import (
     SessionTooLargeError,
     new_session_id,
 )
-from fastware_core.types import ASGIApp
+from fastware_core.types import ASGIApp, Receive, Scope, Send
 
-from .base import Answer, Connection, HookMiddleware
+from .base import ASGIConnection, Connection, HookMiddleware
 
 __all__ = ("SessionMiddleware",)
 
@@ -63,6 +64,10 @@ class SessionMiddleware(HookMiddleware):
             that would exceed it raises :class:`~fastware_core.sessions.SessionTooLargeError`.
         backend: A :class:`~fastware_core.sessions.SessionBackend` for server-side sessions.
     """
+
+    after_appends_only = True
+    provides_session: ClassVar[bool] = True
+    """Marks the middleware ``request.session`` asks for its slot (see :meth:`open`)."""
 
     def __init__(
         self,
@@ -124,22 +129,33 @@ class SessionMiddleware(HookMiddleware):
 
     # -- hooks -------------------------------------------------------------------------------
 
-    def before(self, conn: Connection) -> Answer | None:
-        """Leave the (still unparsed) session slot in the request state."""
-        conn.state[_STATE_KEY] = _Slot(self, conn)
-        return None
-
-    def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
-        """Write or delete the cookie when the session changed (or is due a refresh)."""
+    def open(self, conn: Connection) -> _Slot:
+        """The request's session slot, created on first use (``request.session`` calls it):
+        a request that never reads its session costs nothing but the ``after`` check."""
         slot = conn.state.get(_STATE_KEY)
         if type(slot) is not _Slot:
+            slot = conn.state[_STATE_KEY] = _Slot(self, conn)
+        return slot
+
+    def after(self, conn: Connection, status: int, headers: list[tuple[str, str]]) -> None:
+        """Append the cookie when the session changed (or is due a refresh).
+
+        ``Cache-Control: private, no-store`` goes with it: a response that sets a session
+        must not be stored by a shared cache (added to any directive the response has;
+        ``no-store`` wins over all of them).
+        """
+        slot = conn.state.get(_STATE_KEY)
+        if slot is None or type(slot) is not _Slot:
             return
         cookie = slot.cookie_header()
         if cookie is not None:
-            # A response that sets a session must not be stored by a shared cache.
-            headers[:] = [pair for pair in headers if pair[0].lower() != "cache-control"]
             headers.append(("set-cookie", cookie))
             headers.append(("cache-control", "private, no-store"))
+
+    async def _http(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        # As plain ASGI middleware: the wrapped app finds the slot in the scope's state.
+        self.open(ASGIConnection(scope))
+        await super()._http(app, scope, receive, send)
 
     def wrap_route(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Load the server-side session before ``call`` and save it after (cookie sessions
@@ -148,9 +164,7 @@ class SessionMiddleware(HookMiddleware):
             return call
 
         async def with_session(request: Any) -> Any:
-            slot = request.connection.state.get(_STATE_KEY)
-            if type(slot) is not _Slot:
-                return await call(request)
+            slot = self.open(request.connection)
             await slot.load_stored()
             try:
                 result = await call(request)
