@@ -82,6 +82,28 @@ def _bench_token() -> str:
     return f"{header}.{payload}.{b64(signature.digest())}"
 
 
+UPLOAD_BOUNDARY = "----fwbench7MA4YWxkTrZu0gW"
+UPLOAD_SIZE = 1024 * 1024
+
+
+def _upload_body() -> bytes:
+    """A browser-like multipart form: a text field and a 1 MiB file (ASCII, so that the wrk
+    script can carry it)."""
+    content = (b"0123456789abcdef" * (UPLOAD_SIZE // 16))[:UPLOAD_SIZE]
+    return (
+        (
+            f"--{UPLOAD_BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="note"\r\n\r\n'
+            "hello\r\n"
+            f"--{UPLOAD_BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="data.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{UPLOAD_BOUNDARY}--\r\n".encode()
+    )
+
+
 def _big_body() -> bytes:
     items = [{"id": i, "name": f"item-{i}", "active": True} for i in range(500)]
     return json.dumps(items, separators=(",", ":")).encode()
@@ -117,6 +139,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # The /json answer behind an in-memory @rate_limit that never refuses (fastware-auth).
     Endpoint("limited", "GET", "/limited", b'{"message":"Hello, World!"}', "application/json"),
+    # A 1 MiB multipart upload: the form parsed, the file read, its name and size answered.
+    Endpoint(
+        "upload",
+        "POST",
+        "/upload",
+        f'{{"filename":"data.bin","size":{UPLOAD_SIZE}}}'.encode(),
+        "application/json",
+        _upload_body(),
+        headers=(("Content-Type", f"multipart/form-data; boundary={UPLOAD_BOUNDARY}"),),
+    ),
 )
 BASE_ENDPOINTS = ("plaintext", "json", "users", "echo", "big")
 ENDPOINTS_BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
@@ -135,11 +167,27 @@ class App:
 
 
 APPS: tuple[App, ...] = (
-    App("raw_asgi", "raw ASGI", "asgi", "raw_asgi:app"),
+    App("raw_asgi", "raw ASGI", "asgi", "raw_asgi:app", endpoints=(*BASE_ENDPOINTS, "upload")),
     App("raw_rsgi", "raw RSGI", "rsgi", "raw_rsgi:app"),
-    App("starlette", "Starlette", "asgi", "starlette_app:app"),
-    App("fastware_rsgi", "fastware (RSGI)", "rsgi", "fastware_app:app"),
-    App("fastware_asgi", "fastware (ASGI)", "asgi", "fastware_app:app"),
+    App(
+        "starlette", "Starlette", "asgi", "starlette_app:app", endpoints=(*BASE_ENDPOINTS, "upload")
+    ),
+    App("fastapi", "FastAPI", "asgi", "fastapi_forms_app:app", endpoints=("upload",)),
+    App("litestar", "Litestar", "asgi", "litestar_forms_app:app", endpoints=("upload",)),
+    App(
+        "fastware_rsgi",
+        "fastware (RSGI)",
+        "rsgi",
+        "fastware_app:app",
+        endpoints=(*BASE_ENDPOINTS, "upload"),
+    ),
+    App(
+        "fastware_asgi",
+        "fastware (ASGI)",
+        "asgi",
+        "fastware_app:app",
+        endpoints=(*BASE_ENDPOINTS, "upload"),
+    ),
     App(
         "fastware_rsgi_stack",
         "fastware (RSGI), default middleware",
@@ -449,7 +497,7 @@ def http_request(
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"content-type": "application/json"} if body is not None else {}
-        headers.update(extra_headers)
+        headers.update((name.lower(), value) for name, value in extra_headers)
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.getheader("content-type", ""), response.read()
@@ -638,6 +686,14 @@ def measure_settled(
     return best
 
 
+def _lua_string(data: bytes) -> str:
+    """``data`` (ASCII) as a quoted Lua string: long brackets would turn CRLF into LF."""
+    text = data.decode("ascii")
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\r", "\\r"), ("\n", "\\n")):
+        text = text.replace(raw, escaped)
+    return f'"{text}"'
+
+
 def write_lua_scripts(directory: Path) -> dict[str, Path]:
     """wrk scripts for endpoints that are not a plain GET."""
     scripts: dict[str, Path] = {}
@@ -647,7 +703,7 @@ def write_lua_scripts(directory: Path) -> dict[str, Path]:
         path = directory / f"{endpoint.name}.lua"
         lines = [f'wrk.method = "{endpoint.method}"']
         if endpoint.request_body is not None:
-            lines.append(f"wrk.body = [[{endpoint.request_body.decode()}]]")
+            lines.append(f"wrk.body = {_lua_string(endpoint.request_body)}")
             lines.append('wrk.headers["Content-Type"] = "application/json"')
         lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in endpoint.headers]
         path.write_text("\n".join(lines) + "\n")

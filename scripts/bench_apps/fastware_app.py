@@ -16,6 +16,7 @@ import msgspec
 
 from fastware_core import Request, Router, TextResponse
 from fastware_core import create_app as create_core_app
+from fastware_core.forms import UploadFile
 
 router = Router()
 
@@ -55,6 +56,16 @@ async def json_(request: Request) -> dict[str, str]:
 async def echo(request: Request) -> Item:
     """``POST /echo``: decode into ``Item`` and send it back."""
     return request.json_as(Item)
+
+
+@router.post("/upload")
+async def upload(request: Request) -> dict[str, object]:
+    """``POST /upload``: parse the form, read the file, answer its name and size."""
+    form = await request.form()
+    upload = form["file"]
+    assert isinstance(upload, UploadFile)
+    data = await upload.read()
+    return {"filename": upload.filename, "size": len(data)}
 
 
 @router.get("/big")

@@ -54,6 +54,15 @@ async def echo(request: Request) -> Response:
     return JSONResponse(msgspec.to_builtins(item))
 
 
+async def upload(request: Request) -> Response:
+    """``POST /upload``: parse the form, read the file, answer its name and size."""
+    async with request.form() as form:
+        upload = form["file"]
+        assert not isinstance(upload, str)
+        data = await upload.read()
+        return JSONResponse({"filename": upload.filename, "size": len(data)})
+
+
 async def big(request: Request) -> Response:
     """``GET /big``: 500 small objects."""
     return JSONResponse(BIG)
@@ -82,6 +91,7 @@ routes = [
     Route("/plaintext", plaintext, methods=["GET"]),
     Route("/json", json_, methods=["GET"]),
     Route("/echo", echo, methods=["POST"]),
+    Route("/upload", upload, methods=["POST"]),
     Route("/big", big, methods=["GET"]),
     *(Route(path, decoy, methods=["GET"]) for path in decoy_paths(DECOYS)),
     Route("/users/{id:int}", user, methods=["GET"]),

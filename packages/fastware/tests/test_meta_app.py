@@ -90,3 +90,31 @@ def test_broken_dependencies_fail_at_create_app() -> None:
     router.add_route("GET", "/needs", broken, deps={"other": real_clock})
     with pytest.raises(DependencyError, match=r"GET /needs.*'missing'"):
         create_app(router)
+
+
+def test_the_fastware_package_brings_the_multipart_parser_and_sessions() -> None:
+    from fastware.middleware import SessionMiddleware
+    from fastware_core.forms import UploadFile
+
+    router = Router()
+
+    @router.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        file = form["f"]
+        assert isinstance(file, UploadFile)
+        request.session["uploaded"] = file.filename
+        return {"size": file.size, "note": form["note"]}
+
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nabc\r\n'
+        b"--b--\r\n"
+    )
+    app = create_app(router, middleware=[SessionMiddleware(secret_key="meta-secret-0123456789")])
+    with TestClient(app) as client:
+        response = client.post(
+            "/upload", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert response.json() == {"size": 3, "note": "hi"}
+        assert response.headers["set-cookie"].startswith("session=")

@@ -66,7 +66,7 @@ from .ratelimit import (
     parse_rate,
     rate_limit,
 )
-from .redis_backends import RedisRateLimitBackend, RedisRevocationStore
+from .redis_backends import RedisRateLimitBackend, RedisRevocationStore, RedisSessionBackend
 from .revocation import MemoryRevocationStore, RevocationStore
 from .sessions import (
     SessionCookies,
@@ -105,6 +105,7 @@ __all__ = (
     "RateLimitInjector",
     "RedisRateLimitBackend",
     "RedisRevocationStore",
+    "RedisSessionBackend",
     "RevocationStore",
     "SQLiteUserStore",
     "SessionCookies",

@@ -8,6 +8,9 @@ backend is created, never by ``import fastware_auth``.
   number of workers and hosts see one bucket: a limit of N admits exactly N.
 - :class:`RedisRevocationStore` keeps revoked token ids with an expiry equal to the token's,
   so Redis forgets them when the token would have expired anyway.
+- :class:`RedisSessionBackend` stores server-side sessions for fastware-core's
+  ``SessionMiddleware`` (``backend=``), one key per session expiring with it, so every worker
+  and host sees the same sessions.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import math
 import time
 from typing import Any
 
+import msgspec
+
+from fastware_core.sessions import SessionTooLargeError
+
 from .exceptions import AuthConfigurationError
 from .ratelimit import RateLimitDecision
 
-__all__ = ("RedisRateLimitBackend", "RedisRevocationStore")
+__all__ = ("RedisRateLimitBackend", "RedisRevocationStore", "RedisSessionBackend")
 
 # KEYS[1] bucket; ARGV[1] limit; ARGV[2] period in milliseconds. Returns {allowed, tokens}.
 # Tokens travel as a string: Lua numbers in replies are truncated to integers.
@@ -168,6 +175,65 @@ class RedisRevocationStore:
         if jti is not None and by_id is not None:
             return True
         return subject is not None and cutoff is not None and issued_at <= float(cutoff)
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()
+
+
+class RedisSessionBackend:
+    """Server-side sessions in Redis for ``SessionMiddleware(backend=...)``: one key per
+    session (JSON), expiring ``max_age`` seconds after it was last saved, shared by every
+    worker and host.
+
+    Args:
+        url: A Redis URL; or pass ``client``.
+        client: A ``redis.asyncio.Redis`` client to use instead of ``url``.
+        prefix: Prefix of every key this backend writes.
+        max_size: Largest encoded session in bytes (``SessionTooLargeError`` beyond).
+        max_connections: Connections kept to Redis per process; more concurrent calls wait.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        prefix: str = "fastware:session:",
+        max_size: int = 1024 * 1024,
+        max_connections: int = 32,
+    ) -> None:
+        self.client = _client(url, client, max_connections)
+        self.prefix = prefix
+        self.max_size = max_size
+
+    async def load(self, session_id: str) -> dict[str, Any] | None:
+        """The stored session, or ``None`` when it does not exist, expired or is unreadable."""
+        raw = await self.client.get(self.prefix + session_id)
+        if raw is None:
+            return None
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def save(self, session_id: str, data: dict[str, Any], max_age: int | None) -> None:
+        """Store a session for ``max_age`` seconds (``None``: until deleted).
+
+        Raises:
+            SessionTooLargeError: past ``max_size``.
+        """
+        blob = msgspec.json.encode(data)
+        if len(blob) > self.max_size:
+            raise SessionTooLargeError(
+                f"The session is {len(blob)} bytes; the Redis backend's limit is {self.max_size}"
+            )
+        await self.client.set(self.prefix + session_id, blob, ex=max_age)
+
+    async def delete(self, session_id: str) -> None:
+        """Remove a session."""
+        await self.client.delete(self.prefix + session_id)
 
     async def aclose(self) -> None:
         """Close the client's connections."""

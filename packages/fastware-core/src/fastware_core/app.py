@@ -97,6 +97,10 @@ class AppConfig:
     which ``fastware.create_app`` wires in by default."""
     max_body_size: int | None = 10 * 1024 * 1024
     """Largest accepted request body in bytes (413 beyond); ``None`` for no limit."""
+    form_limits: Any = None
+    """Limits for ``request.form()``: a :class:`fastware_core.forms.FormLimits` (its
+    defaults when ``None``). Multipart bodies are streamed, so ``max_body_size`` bounds them
+    only through ``FormLimits.max_size`` (``"app"`` by default)."""
     max_json_depth: int = DEFAULT_MAX_DEPTH
     """Deepest JSON nesting accepted in request bodies (400 beyond)."""
     body_timeout: float | None = 30.0

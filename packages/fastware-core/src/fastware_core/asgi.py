@@ -19,7 +19,7 @@ from .connection import ASGIConnection, Connection
 from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
-from .request import Request, build_request, end_request
+from .request import Request, StreamedBody, build_request, end_request, is_multipart
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
 from .streaming import close_generator, stream_headers
@@ -75,7 +75,7 @@ class ASGIDoor(Lifecycle):
             return
         entry, params = found
         out: Rendered | Response | None = None
-        body = None
+        body: bytes | StreamedBody | None = None
         length: bytes | None = None
         chunked = False
         for name, value in scope["headers"]:
@@ -88,7 +88,12 @@ class ASGIDoor(Lifecycle):
         request = None
         if out is None and (length is not None or chunked or scope.get("http_version") == "2"):
             try:
-                body = await self._read_asgi_body(receive, length)
+                if _multipart(scope["headers"]):  # streamed by request.form() instead
+                    body = StreamedBody() if length is None or length.isdigit() else None
+                    if body is None:
+                        raise HTTPError(400, "Invalid Content-Length")
+                else:
+                    body = await self._read_asgi_body(receive, length)
             except HTTPError as exc:
                 out = self._error(exc.status_code, exc.detail, exc.headers)
             except _ClientGone:
@@ -353,6 +358,13 @@ async def send_pairs(
     )
     payload = b"" if head or status in (204, 304) else body
     await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def _multipart(headers: Any) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return is_multipart(value)
+    return False
 
 
 _names: dict[str, bytes] = {}

@@ -11,9 +11,10 @@ synchronous methods, so a door pays no extra ``await`` for sharing them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from time import perf_counter as _perf_counter
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,8 @@ class Dispatcher:
         self._http_handlers = any(issubclass(t, HTTPError) for t in self._handlers)
         self.max_body_size = config.max_body_size
         """Largest accepted request body (``None``: no limit)."""
+        self.form_limits = config.form_limits
+        """Limits for ``request.form()`` (``None``: ``FormLimits()``)."""
         self.max_json_depth = config.max_json_depth
         """Deepest JSON nesting accepted in request bodies."""
         self.json_content_types_only = config.json_content_types_only
@@ -112,6 +115,12 @@ class Dispatcher:
             tuple(_builtin_hooks(config))
             + tuple(m for m in config.middleware or () if isinstance(m, HookMiddleware))
         )
+        # Hooks that wrap route handlers (server-side sessions), applied at each compile.
+        self._route_wrappers = tuple(h for h in self._hooks if h.uses_wrap_route)
+        self.session_middleware: HookMiddleware | None = next(
+            (h for h in self._hooks if getattr(h, "provides_session", False)), None
+        )
+        """The ``SessionMiddleware`` that ``request.session`` opens its slot with, if any."""
         router.on_change(self._router_changed)
         self._compile()
 
@@ -207,6 +216,8 @@ class Dispatcher:
         compiled = gate_routes(
             compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
         )
+        if self._route_wrappers:
+            compiled = compiled.transformed(partial(_wrapped_route, self._route_wrappers))
         self._routes_checked = True
         self._compiled = compiled
         return compiled
@@ -356,6 +367,25 @@ class Dispatcher:
             raise HTTPError(400, "Invalid Content-Length")
         if self.max_body_size is not None and int(length) > self.max_body_size:
             raise HTTPError(413, "Request body too large")
+
+    @contextlib.contextmanager
+    def body_deadline(self) -> Iterator[None]:
+        """Hold a body read inside to ``body_timeout``: past it, :class:`HTTPError` 408.
+
+        The doors inline the same steps; readers of bodies they leave unread (forms) use
+        this.
+        """
+        deadlines = self._deadlines
+        task = deadlines.start() if deadlines is not None else None
+        try:
+            yield
+        except asyncio.CancelledError:
+            if self._body_timed_out(task):
+                raise HTTPError(408, "Request body not received in time") from None
+            raise
+        finally:
+            if task is not None and deadlines is not None:
+                deadlines.finish(task)
 
     def _body_timed_out(self, task: asyncio.Task[Any] | None) -> bool:
         """After a cancellation while reading a body: whether it was the body deadline."""
@@ -544,6 +574,29 @@ def _prepared(
         logger.error("Route %s %s cannot be served: %s", entry.method, entry.path, exc)
         call = partial(_broken_route, exc)
     if call is None:
+        return entry
+    return RouteEntry(
+        entry.method,
+        entry.segments,
+        entry.handler,
+        entry.deps,
+        entry.response_model,
+        call,
+        entry.feature,
+    )
+
+
+def _wrapped_route(
+    hooks: tuple[HookMiddleware, ...], entry: RouteEntry, websocket: bool
+) -> RouteEntry:
+    """``entry`` with its call wrapped by each hook's ``wrap_route`` (the first hook
+    outermost); WebSocket routes are left alone."""
+    if websocket:
+        return entry
+    call = entry.call
+    for hook in reversed(hooks):
+        call = hook.wrap_route(call)
+    if call is entry.call:
         return entry
     return RouteEntry(
         entry.method,

@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from urllib.parse import parse_qsl, quote
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json
 from ._rsgi_asgi import PATH_SAFE as _PATH_SAFE
 from .connection import ASGIConnection, RSGIConnection
 from .datastructures import URL, Address, Headers, QueryParams, State
-from .exceptions import HTTPError
+from .exceptions import FastwareError, HTTPError
 from .types import Receive, Scope
+
+if TYPE_CHECKING:
+    from .forms import FormData, FormLimits
+    from .sessions import Session
 
 __all__ = (
     "Request",
     "State",
+    "StreamedBody",
     "build_request",
     "end_request",
     "mark_disconnected",
@@ -57,6 +62,26 @@ def parse_cookie_header(value: str) -> dict[str, str]:
     return cookies
 
 
+class StreamedBody:
+    """What a door passes as the body of a ``multipart/form-data`` request: left unread, to
+    be streamed by ``request.form()`` (or read whole by ``request.read_body()``)."""
+
+    __slots__ = ("consumed",)
+
+    def __init__(self) -> None:
+        self.consumed = False
+
+
+def is_multipart(content_type: str | bytes | None) -> bool:
+    """Whether a Content-Type header value is ``multipart/form-data`` (the doors ask)."""
+    if not content_type:
+        return False
+    head = content_type[:19]
+    if isinstance(head, bytes):
+        return head.lower() == b"multipart/form-data"
+    return head.lower() == "multipart/form-data"
+
+
 def parse_query_string(query_string: str) -> QueryParams:
     """Parse a raw query string, keeping blank values.
 
@@ -83,6 +108,7 @@ class Request:
         "_cache",
         "_conn",
         "_disconnected",
+        "_form",
         "_watcher",
         "path_params",
     )
@@ -99,12 +125,13 @@ class Request:
     ) -> None:
         self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
         self.path_params = path_params if path_params is not None else {}
-        self._body = body or None
+        self._body: Any = body or None
         # Lazily computed values (query, cookies, json, state), created on first use.
         self._cache: dict[str, Any] | None = None
         self._app: Any = None  # the App: lifespan state and the JSON limits
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
+        self._form: FormData | None = None
 
     def _cached(self) -> dict[str, Any]:
         cache = self._cache
@@ -334,13 +361,67 @@ class Request:
 
     @property
     def body(self) -> bytes | None:
-        """The raw body, or ``None`` when the request had none."""
-        return self._body
+        """The raw body, or ``None`` when the request had none.
+
+        Raises:
+            FastwareError: for a ``multipart/form-data`` body, which is streamed instead of
+                read up front: use ``await request.form()``, or ``await request.read_body()``
+                once before reading this.
+        """
+        body = self._body
+        if type(body) is StreamedBody:
+            raise _streamed_error(body)
+        return cast("bytes | None", body)
 
     @property
     def body_size(self) -> int:
-        """The body length in bytes (0 without a body)."""
-        return len(self._body) if self._body else 0
+        """The body length in bytes (0 without a body, or one not read yet)."""
+        body = self._body
+        return len(body) if body and type(body) is not StreamedBody else 0
+
+    def _body_streamed(self) -> bool:
+        body = self._body
+        if type(body) is StreamedBody:
+            if body.consumed:
+                raise _streamed_error(body)
+            return True
+        return False
+
+    def _body_consumed(self) -> None:
+        cast(StreamedBody, self._body).consumed = True
+
+    async def read_body(self) -> bytes | None:
+        """The raw body, reading it now when the door left it unread (multipart bodies are
+        streamed to ``form()`` instead); afterwards ``request.body`` returns it too.
+
+        Raises:
+            HTTPError: 413 past the app's ``max_body_size``; 400 when the client left.
+        """
+        if not self._body_streamed():
+            return self.body
+        from .forms import read_whole_body
+
+        self._body = await read_whole_body(self)
+        return cast("bytes | None", self._body)
+
+    async def form(self, *, limits: FormLimits | None = None) -> FormData:
+        """The body as a form (cached): URL-encoded or ``multipart/form-data``.
+
+        Uploaded files are :class:`~fastware_core.forms.UploadFile` objects, spooled to
+        disk past ``limits.spool_size``, and closed (temporary files removed) when the
+        handler returns. See :class:`~fastware_core.forms.FormLimits` for the defaults.
+
+        Raises:
+            HTTPError: 415 when the body is not a form; 400 when it is malformed; 413 past
+                a limit; 408 when it does not arrive within ``body_timeout``.
+            MissingPackageError: for a multipart body without ``fastware-core[forms]``.
+        """
+        form = self._form
+        if form is None:
+            from .forms import read_form
+
+            form = self._form = await read_form(self, limits)
+        return form
 
     def _check_json_media_type(self) -> None:
         """415 for a body that was not sent as JSON (unless the app opted out).
@@ -377,6 +458,8 @@ class Request:
             body = self._body
             if body is not None:
                 self._check_json_media_type()
+                if type(body) is StreamedBody:
+                    raise _streamed_error(body)
             value = cache["json"] = (
                 None if body is None else decode_json(body, max_depth=self._max_depth)
             )
@@ -407,11 +490,36 @@ class Request:
             body = b"null"
         else:
             self._check_json_media_type()
+            if type(body) is StreamedBody:
+                raise _streamed_error(body)
         app = self._app
         decoded: T = decode_json(
             body, max_depth=DEFAULT_MAX_DEPTH if app is None else app.max_json_depth, type_=model
         )
         return decoded
+
+    # -- session ------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The visitor's session, a dict saved at the end of the request (see
+        :class:`~fastware_core.middleware.SessionMiddleware`).
+
+        Raises:
+            FastwareError: when the app has no ``SessionMiddleware``.
+        """
+        slot = self._conn.state.get("session")
+        if slot is None:
+            source = getattr(self._app, "session_middleware", None)
+            if source is None:
+                raise FastwareError(
+                    "request.session needs SessionMiddleware: create_app(router, middleware="
+                    "[SessionMiddleware(secret_key=...)])"
+                )
+            slot = source.open(self._conn)
+        if isinstance(slot, dict):  # a plain dict someone stored
+            return cast("Session", slot)
+        return cast("Session", slot.get())
 
     # -- state and connection -------------------------------------------------------------------
 
@@ -454,6 +562,17 @@ class Request:
         return f"<Request {self.method} {self.path}>"
 
 
+def _streamed_error(body: StreamedBody) -> FastwareError:
+    if body.consumed:
+        return FastwareError(
+            "This request's multipart body was already read by request.form(): use the form"
+        )
+    return FastwareError(
+        "A multipart/form-data body is streamed, not read up front: use await request.form(), "
+        "or await request.read_body() once before reading request.body"
+    )
+
+
 def _convert_query(name: str, raw: str, type_: Callable[[str], Any]) -> Any:
     if type_ is str:
         return raw
@@ -476,7 +595,7 @@ def _convert_query(name: str, raw: str, type_: Callable[[str], Any]) -> Any:
 def build_request(
     conn: ASGIConnection | RSGIConnection,
     path_params: dict[str, Any],
-    body: bytes | None,
+    body: bytes | StreamedBody | None,
     app: Any,
 ) -> Request:
     """The request a door hands to a handler (what the doors call; cheaper than __init__)."""
@@ -488,6 +607,7 @@ def build_request(
     request._app = app
     request._disconnected = False
     request._watcher = None
+    request._form = None
     return request
 
 
@@ -497,6 +617,9 @@ def end_request(request: Request) -> None:
     if watcher is not None:
         request._watcher = None
         watcher.cancel()
+    form = request._form
+    if form is not None:  # close uploaded files: their temporary files go away
+        form.close_now()
 
 
 def mark_disconnected(request: Request) -> None:

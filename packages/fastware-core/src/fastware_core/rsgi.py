@@ -22,7 +22,7 @@ from .connection import Connection, RSGIConnection
 from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
-from .request import Request, build_request, end_request
+from .request import Request, StreamedBody, build_request, end_request, is_multipart
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
 from .streaming import close_generator, stream_headers
@@ -92,7 +92,7 @@ class RSGIDoor(Lifecycle):
             return
         entry, params = found
         out: Rendered | Response | None = None
-        body = None
+        body: bytes | StreamedBody | None = None
         request_headers = scope.headers
         length = request_headers.get("content-length")
         if (
@@ -101,7 +101,10 @@ class RSGIDoor(Lifecycle):
             or scope.http_version == "2"
         ):
             try:
-                body = await self._read_rsgi_body(protocol, request_headers, length)
+                if is_multipart(request_headers.get("content-type")):
+                    body = self._streamed_body(request_headers, length)
+                else:
+                    body = await self._read_rsgi_body(protocol, request_headers, length)
             except HTTPError as exc:
                 out = self._error(exc.status_code, exc.detail, exc.headers)
         request = None
@@ -173,6 +176,14 @@ class RSGIDoor(Lifecycle):
                 self._finish(conn, self._finished_hooks, getattr(edited, "status", 0), started)
 
     # -- bodies and streams --------------------------------------------------------------------
+
+    def _streamed_body(self, headers: Any, length: str | None) -> StreamedBody:
+        """A multipart body, left for ``request.form()`` to stream (Content-Length checked)."""
+        if length is not None:
+            lengths = headers.get_all("content-length")
+            if (len(lengths) > 1 and len(set(lengths)) > 1) or not length.isdigit():
+                raise HTTPError(400, "Invalid Content-Length")
+        return StreamedBody()
 
     async def _read_rsgi_body(
         self, protocol: RSGIHTTPProtocol, headers: Any, length: str | None

@@ -29,6 +29,7 @@ from .gzip import GZipMiddleware
 from .https_redirect import HTTPSRedirectMiddleware
 from .request_id import RequestIDMiddleware, bind_request_ids, request_id_var
 from .security_headers import SecurityHeadersMiddleware
+from .sessions import SessionMiddleware
 from .timing import ErrorSink, RequestTimingMiddleware, TimingRecord
 from .trusted_host import TrustedHostMiddleware
 
@@ -44,6 +45,7 @@ __all__ = (
     "RequestIDMiddleware",
     "RequestTimingMiddleware",
     "SecurityHeadersMiddleware",
+    "SessionMiddleware",
     "TimingRecord",
     "TrustedHostMiddleware",
     "add_vary",

@@ -30,6 +30,7 @@ answer means "refuse the handshake" (close 1008).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -151,6 +152,8 @@ class HookMiddleware:
     """Whether the class overrides :meth:`after` (computed per subclass)."""
     uses_finished: ClassVar[bool] = False
     """Whether the class overrides :meth:`finished` (computed per subclass)."""
+    uses_wrap_route: ClassVar[bool] = False
+    """Whether the class overrides :meth:`wrap_route` (computed per subclass)."""
     after_appends_only: ClassVar[bool] = False
     """Set it when :meth:`after` only appends headers and never reads or changes the ones
     already there: a door may then hand it a list of just the new headers and encode only
@@ -161,6 +164,7 @@ class HookMiddleware:
         cls.uses_before = _overrides(cls, "before")
         cls.uses_after = _overrides(cls, "after")
         cls.uses_finished = _overrides(cls, "finished")
+        cls.uses_wrap_route = _overrides(cls, "wrap_route")
 
     def __init__(self, app: ASGIApp | None = None) -> None:
         self.app = app
@@ -179,6 +183,14 @@ class HookMiddleware:
         ``status`` is 0 when no response was started.
         """
         return
+
+    def wrap_route(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Wrap an HTTP route's handler call, once, when the app compiles its routes: for
+        work that must be awaited around the handler (loading and saving server-side
+        sessions). Returns ``call`` itself when there is nothing to wrap. Only a fastware
+        app driving the hooks natively calls it.
+        """
+        return call
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run as a pure-ASGI middleware around ``self.app``."""
