@@ -51,10 +51,28 @@ class ASGIDoor(Lifecycle):
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
         method = conn.method
+        # One pass over the headers for what this door needs of them.
+        length: bytes | None = None
+        bad_length = chunked = False
+        content_type = incoming_id = None
+        id_name = self._raw_request_id_header
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if length is not None and value != length:
+                    bad_length = True
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif name == id_name and incoming_id is None:
+                incoming_id = value
         ids = self._request_ids
         if ids is not None:
-            request_id = ids.identify(conn.header(self._request_id_header))
-            conn.state["request_id"] = request_id
+            conn.state["request_id"] = ids.identify(
+                None if incoming_id is None else bytes(incoming_id).decode("latin-1")
+            )
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -76,19 +94,12 @@ class ASGIDoor(Lifecycle):
         entry, params = found
         out: Rendered | Response | None = None
         body: bytes | StreamedBody | None = None
-        length: bytes | None = None
-        chunked = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if length is not None and value != length:
-                    out = self._error(400, "Invalid Content-Length")
-                length = value
-            elif name == b"transfer-encoding":
-                chunked = True
+        if bad_length:
+            out = self._error(400, "Invalid Content-Length")
         request = None
         if out is None and (length is not None or chunked or scope.get("http_version") == "2"):
             try:
-                if _multipart(scope["headers"]):  # streamed by request.form() instead
+                if is_multipart(content_type):  # streamed by request.form() instead
                     body = StreamedBody() if length is None or length.isdigit() else None
                     if body is None:
                         raise HTTPError(400, "Invalid Content-Length")
@@ -135,7 +146,10 @@ class ASGIDoor(Lifecycle):
         if extra or not self._after_appends_only:
             raw = encode_headers(self._rendered_headers(conn, rendered))
         else:
-            raw = [(b"content-type", _ascii(content_type)), (b"content-length", b"%d" % len(body))]
+            raw = [
+                (b"content-type", _ascii_cache.get(content_type) or _ascii(content_type)),
+                (b"content-length", b"%d" % len(body)),
+            ]
             raw += self._raw_default_headers
             if self._after_hooks:  # each only appends: encode just what they add
                 added: list[tuple[str, str]] = []
@@ -358,13 +372,6 @@ async def send_pairs(
     )
     payload = b"" if head or status in (204, 304) else body
     await send({"type": "http.response.body", "body": payload, "more_body": False})
-
-
-def _multipart(headers: Any) -> bool:
-    for name, value in headers:
-        if name == b"content-type":
-            return is_multipart(value)
-    return False
 
 
 _names: dict[str, bytes] = {}

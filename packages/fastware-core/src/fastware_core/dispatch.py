@@ -142,6 +142,7 @@ class Dispatcher:
             hooks = hooks[1:]
         else:
             self._request_ids = None
+            self._raw_request_id_header = b""  # matches no header
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
         self._after_appends_only = all(h.after_appends_only for h in self._after_hooks)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
