@@ -99,7 +99,9 @@ class ASGIDoor(Lifecycle):
         request = None
         if out is None and (length is not None or chunked or scope.get("http_version") == "2"):
             try:
-                if is_multipart(content_type):  # streamed by request.form() instead
+                # A form body is streamed by request.form() instead; only its type starts
+                # with "m", so most bodies skip the full check.
+                if content_type and content_type[:1] in (b"m", b"M") and is_multipart(content_type):
                     body = StreamedBody() if length is None or length.isdigit() else None
                     if body is None:
                         raise HTTPError(400, "Invalid Content-Length")

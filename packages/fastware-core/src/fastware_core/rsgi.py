@@ -101,7 +101,9 @@ class RSGIDoor(Lifecycle):
             or scope.http_version == "2"
         ):
             try:
-                if is_multipart(request_headers.get("content-type")):
+                content_type = request_headers.get("content-type")
+                # Only a form body starts with "m": most bodies skip the full check.
+                if content_type and content_type[0] in "mM" and is_multipart(content_type):
                     body = self._streamed_body(request_headers, length)
                 else:
                     body = await self._read_rsgi_body(protocol, request_headers, length)
