@@ -1,0 +1,810 @@
+"""Typed handler parameters: what a handler declares in its signature, read from the request.
+
+A handler may ask for path, query, header and cookie values and a JSON body by declaring
+parameters; fastware reads the signature once, when the app compiles its routes, and builds
+one small reader per parameter. At request time the readers run in order, every problem is
+collected, and the handler is called with the converted values::
+
+    class NewItem(msgspec.Struct):
+        name: str
+        price: float
+
+    @router.post("/shops/{shop_id:int}/items", status_code=201)
+    async def add_item(
+        shop_id: int,                                  # path
+        item: NewItem,                                 # JSON body (a Struct)
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        tags: list[str] = [],                          # ?tags=a&tags=b
+        x_token: Annotated[str | None, Header()] = None,
+    ) -> Item: ...
+
+Invalid values answer 422 with ``{"detail": [{"loc": ["query", "limit"], "msg": ...,
+"type": ...}, ...]}``; a malformed JSON body stays 400 and a body that is not JSON 415
+(the checks of ``request.json_as``). A signature the app cannot satisfy raises
+:class:`~fastware_core.exceptions.RouteDefinitionError` at ``create_app`` naming the route and
+the parameter. A handler that declares nothing but the request (0.6.3's ``async def
+handler(request)``) is called exactly as before, at no cost.
+
+Adding a parameter source: give it a marker (a :class:`Param` subclass with its ``source``)
+and a reader builder in :data:`_READERS` (see :func:`_form_reader_hint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import inspect
+import re
+import types
+import typing
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import msgspec
+
+from ._json import decode_json, exceeds_depth
+from .exceptions import HTTPError, RouteDefinitionError
+from .responses import JSONResponse, Response
+from .routing import RouteEntry
+
+__all__ = (
+    "Body",
+    "Cookie",
+    "Header",
+    "Param",
+    "Path",
+    "Query",
+    "RequestValidationError",
+    "SignaturePlan",
+    "bind_parameters",
+    "plan_for",
+)
+
+_MISSING: Any = inspect.Parameter.empty
+
+_SCALARS: tuple[type, ...] = (
+    str,
+    int,
+    float,
+    bool,
+    bytes,
+    decimal.Decimal,
+    uuid.UUID,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+)
+_SEQUENCES = (list, set, frozenset, tuple)
+_CONVERTER_TYPES: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUID, "str": str}
+
+
+class Param:
+    """Where a parameter's value comes from, and what it must satisfy.
+
+    Use a subclass (:class:`Query`, :class:`Path`, :class:`Header`, :class:`Cookie`,
+    :class:`Body`) in ``Annotated`` (``Annotated[int, Query(ge=1)]``) or as the default
+    (``limit: int = Query(10, ge=1)``). The constraints are msgspec's (``msgspec.Meta``), so
+    they are checked while converting and appear in the OpenAPI schema.
+    """
+
+    source: typing.ClassVar[str] = ""
+
+    __slots__ = ("alias", "default", "deprecated", "description", "include_in_schema", "meta")
+
+    def __init__(
+        self,
+        default: Any = _MISSING,
+        *,
+        alias: str | None = None,
+        description: str | None = None,
+        deprecated: bool = False,
+        include_in_schema: bool = True,
+        title: str | None = None,
+        examples: list[Any] | None = None,
+        gt: float | None = None,
+        ge: float | None = None,
+        lt: float | None = None,
+        le: float | None = None,
+        multiple_of: float | None = None,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        pattern: str | None = None,
+    ) -> None:
+        self.default = default
+        """The value when the request does not carry one (absent: required)."""
+        self.alias = alias
+        """The name on the wire, when it differs from the parameter's."""
+        self.description = description
+        """Shown in the OpenAPI document."""
+        self.deprecated = deprecated
+        """Marked deprecated in the OpenAPI document."""
+        self.include_in_schema = include_in_schema
+        """``False`` leaves the parameter out of the OpenAPI document."""
+        constraints = {
+            "gt": gt,
+            "ge": ge,
+            "lt": lt,
+            "le": le,
+            "multiple_of": multiple_of,
+            "min_length": min_length,
+            "max_length": max_length,
+            "pattern": pattern,
+            "title": title,
+            "examples": examples,
+            "description": description,
+        }
+        given = {k: v for k, v in constraints.items() if v is not None}
+        self.meta = msgspec.Meta(**given) if given else None
+        """The constraints as ``msgspec.Meta`` (``None`` without any)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alias={self.alias!r})"
+
+
+class Query(Param):
+    """A query-string parameter (``?limit=10``); a list type takes every repeated value."""
+
+    source = "query"
+    __slots__ = ()
+
+
+class Path(Param):
+    """A path parameter (``/users/{user_id}``), matched by name (or ``alias``)."""
+
+    source = "path"
+    __slots__ = ()
+
+
+class Header(Param):
+    """A request header; ``x_token`` reads ``x-token`` unless ``convert_underscores=False``."""
+
+    source = "header"
+    __slots__ = ("convert_underscores",)
+
+    def __init__(
+        self, default: Any = _MISSING, *, convert_underscores: bool = True, **kw: Any
+    ) -> None:
+        super().__init__(default, **kw)
+        self.convert_underscores = convert_underscores
+        """Whether ``_`` in the parameter name becomes ``-`` in the header name."""
+
+
+class Cookie(Param):
+    """A cookie sent by the client."""
+
+    source = "cookie"
+    __slots__ = ()
+
+
+class Body(Param):
+    """The JSON request body (a Struct, dataclass, TypedDict, dict or list of them);
+    a parameter typed that way needs no marker. ``media_type`` is what the OpenAPI
+    document declares."""
+
+    source = "body"
+    __slots__ = ("media_type",)
+
+    def __init__(
+        self, default: Any = _MISSING, *, media_type: str = "application/json", **kw: Any
+    ) -> None:
+        super().__init__(default, **kw)
+        self.media_type = media_type
+        """The documented Content-Type of the body."""
+
+
+class RequestValidationError(HTTPError):
+    """422: request values that do not fit the handler's signature.
+
+    ``detail`` lists every problem: ``{"loc": [source, name, ...], "msg": ..., "type": ...}``.
+    """
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(422, problems)
+        self.problems = problems
+        """The problems, in the order of the handler's parameters."""
+
+
+class _Invalid(Exception):
+    """One parameter's problem, raised by a reader and collected by the bound call."""
+
+    def __init__(self, loc: list[Any], msg: str, kind: str) -> None:
+        self.problem = {"loc": loc, "msg": msg, "type": kind}
+
+
+# -- what the handler declared --------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class DeclaredParameter:
+    """One handler parameter the app fills from the request (what OpenAPI documents)."""
+
+    name: str
+    """The Python parameter name."""
+    source: str
+    """``path``, ``query``, ``header``, ``cookie`` or ``body``."""
+    key: str
+    """The name on the wire (header names in lower case)."""
+    annotation: Any
+    """The declared type (without the marker), constraints folded into ``Annotated``."""
+    required: bool
+    """Whether the request must carry it."""
+    default: Any
+    """The default when not required."""
+    marker: Param | None
+    """The marker it was declared with, if any."""
+
+
+@dataclasses.dataclass(slots=True)
+class SignaturePlan:
+    """What the app read from a handler's signature, once, at compile time."""
+
+    parameters: list[DeclaredParameter]
+    """Parameters filled from the request, in signature order."""
+    connection: str | None
+    """The parameter receiving the Request/WebSocket, or ``None``."""
+    connection_positional: bool
+    """Whether the connection is passed first, positionally (else by keyword)."""
+    return_annotation: Any
+    """The declared return type (``inspect.Parameter.empty`` when none)."""
+
+
+def _strip_annotated(annotation: Any) -> tuple[Any, list[Any]]:
+    if get_origin(annotation) is Annotated:
+        args = get_args(annotation)
+        return args[0], list(args[1:])
+    return annotation, []
+
+
+def _is_connection_type(annotation: Any) -> bool:
+    from .request import Request
+    from .websocket import WebSocket
+
+    base, _ = _strip_annotated(annotation)
+    return isinstance(base, type) and issubclass(base, (Request, WebSocket))
+
+
+def _optional_inner(annotation: Any) -> Any:
+    """``T`` for ``T | None`` (the type to classify), else the annotation."""
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    base, _ = _strip_annotated(annotation)
+    base = _optional_inner(base)
+    origin = get_origin(base)
+    if origin in (list, tuple, set, frozenset):
+        args = [a for a in get_args(base) if a is not Ellipsis]
+        return bool(args) and all(_is_model(a) for a in args)
+    if origin is dict or base is dict:
+        return True
+    if not isinstance(base, type):
+        return False
+    return (
+        issubclass(base, msgspec.Struct)
+        or dataclasses.is_dataclass(base)
+        or typing.is_typeddict(base)
+        or (issubclass(base, tuple) and hasattr(base, "_fields"))  # NamedTuple
+    )
+
+
+def _is_scalar(annotation: Any) -> bool:
+    base, _ = _strip_annotated(annotation)
+    if base is Any or base is object:
+        return True
+    origin = get_origin(base)
+    if origin is Literal:
+        return True
+    if origin is Union or origin is types.UnionType:
+        return all(a is type(None) or _is_scalar(a) for a in get_args(base))
+    return isinstance(base, type) and (issubclass(base, _SCALARS) or issubclass(base, enum.Enum))
+
+
+def _is_scalar_sequence(annotation: Any) -> bool:
+    base, _ = _strip_annotated(_optional_inner(_strip_annotated(annotation)[0]))
+    origin = get_origin(base)
+    if origin in _SEQUENCES:
+        args = [a for a in get_args(base) if a is not Ellipsis]
+        return all(_is_scalar(a) for a in args)
+    return base in _SEQUENCES
+
+
+def _resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return None
+    target = inspect.unwrap(handler)
+    while hasattr(target, "func") and not inspect.isfunction(target):  # functools.partial
+        target = target.func
+    namespace = getattr(target, "__globals__", None)
+    if not isinstance(namespace, dict):
+        module = inspect.getmodule(target)
+        namespace = vars(module) if module is not None else {}
+    params = []
+    for param in signature.parameters.values():
+        if isinstance(param.annotation, str):
+            try:
+                param = param.replace(annotation=eval(param.annotation, namespace))
+            except Exception:
+                param = param.replace(annotation=_Unresolved(param.annotation))
+        params.append(param)
+    returned = signature.return_annotation
+    if isinstance(returned, str):
+        try:
+            returned = eval(returned, namespace)
+        except Exception:
+            returned = inspect.Parameter.empty
+    return signature.replace(parameters=params, return_annotation=returned)
+
+
+class _Unresolved:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _marker_of(param: inspect.Parameter) -> tuple[Any, Param | None]:
+    """``(annotation without the marker, the marker)``."""
+    if isinstance(param.default, Param):
+        return param.annotation, param.default
+    base, extras = _strip_annotated(param.annotation)
+    markers = [e for e in extras if isinstance(e, Param)]
+    if not markers:
+        return param.annotation, None
+    rest = [e for e in extras if not isinstance(e, Param)]
+    annotation = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+    return annotation, markers[-1]
+
+
+def plan_for(
+    entry: RouteEntry,
+    *,
+    websocket: bool,
+    injected: Callable[[inspect.Parameter], bool] | None = None,
+) -> SignaturePlan | None:
+    """Read ``entry``'s handler signature: ``None`` when it declares nothing to fill.
+
+    ``injected(parameter)`` tells the parameters an injector fills (fastware-di's
+    ``Depends`` markers); names in ``entry.deps`` are the injector's too.
+
+    Raises:
+        RouteDefinitionError: naming the route and the parameter the app cannot fill.
+    """
+    label = f"WebSocket {entry.path}" if websocket else f"{entry.method} {entry.path}"
+    signature = _resolve_annotations(entry.handler)
+    if signature is None:
+        return None
+    path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
+    deps = entry.deps or {}
+    params = list(signature.parameters.values())
+    declared: list[DeclaredParameter] = []
+    connection: str | None = None
+    positional = False
+    body_seen: str | None = None
+
+    def fail(param: inspect.Parameter, why: str) -> RouteDefinitionError:
+        name = getattr(entry.handler, "__qualname__", repr(entry.handler))
+        return RouteDefinitionError(f"Route {label}: parameter {param.name!r} of {name} {why}")
+
+    for index, param in enumerate(params):
+        kind = param.kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            if index == 0:  # 0.6.3: handler(*args) receives the request
+                connection, positional = param.name, True
+            continue
+        annotation, marker = _marker_of(param)
+        is_first = index == 0 and kind is not inspect.Parameter.KEYWORD_ONLY
+        if marker is None and _is_connection_type(annotation):
+            if connection is not None:
+                raise fail(param, "is a second Request/WebSocket parameter")
+            connection = param.name
+            positional = is_first
+            if kind is inspect.Parameter.POSITIONAL_ONLY and not is_first:
+                raise fail(param, "takes the connection but cannot be passed by keyword")
+            continue
+        if param.name in deps or (injected is not None and injected(param)):
+            continue
+        unannotated = annotation is _MISSING or isinstance(annotation, _Unresolved)
+        if (
+            is_first
+            and marker is None
+            and connection is None
+            and param.name not in path_names
+            and param.default is _MISSING
+            and (unannotated or annotation is Any)
+        ):
+            # 0.6.3: the first positional parameter receives the request, whatever its name.
+            connection, positional = param.name, True
+            continue
+        if kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise fail(param, "is positional-only, so it cannot be passed by name")
+        if isinstance(annotation, _Unresolved):
+            raise fail(
+                param,
+                f"has the annotation {annotation.text!r}, which cannot be evaluated; make the "
+                "names it uses importable at runtime",
+            )
+        if annotation is _MISSING:
+            annotation = str
+        default = param.default
+        if marker is not None:
+            source = marker.source
+            if marker.default is not _MISSING:
+                default = marker.default
+            elif isinstance(param.default, Param):
+                default = _MISSING
+        elif param.name in path_names:
+            source = "path"
+        elif _is_model(annotation):
+            source = "body"
+        else:
+            source = "query"
+        if source == "path":
+            key = marker.alias if marker is not None and marker.alias else param.name
+            if key not in path_names:
+                raise fail(param, f"reads path parameter {key!r}, which {entry.path} lacks")
+            if default is not _MISSING:
+                raise fail(param, "is a path parameter and cannot have a default")
+        elif source == "body":
+            if websocket:
+                raise fail(param, "asks for a request body, which WebSocket routes do not have")
+            if body_seen is not None:
+                raise fail(param, f"is a second body parameter (after {body_seen!r})")
+            body_seen = param.name
+            key = param.name
+            try:
+                msgspec.json.Decoder(annotation)
+            except (TypeError, ValueError) as exc:
+                raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
+        elif source in ("query", "header", "cookie"):
+            if not (_is_scalar(annotation) or _is_scalar_sequence(annotation)):
+                raise fail(
+                    param,
+                    f"is read from the {source} but its type {annotation!r} is not a scalar "
+                    "or a list of scalars (a body must be a Struct, dataclass, TypedDict, "
+                    "dict or list of them; an injected value needs Depends(...) or deps=)",
+                )
+            key = marker.alias if marker is not None and marker.alias else param.name
+            if source == "header":
+                convert = not isinstance(marker, Header) or marker.convert_underscores
+                if marker is None or not marker.alias:
+                    key = key.replace("_", "-") if convert else key
+                key = key.lower()
+        elif source in _READERS:
+            key = marker.alias if marker is not None and marker.alias else param.name
+        else:
+            raise fail(param, f"has an unknown source {source!r}")
+        if marker is not None and marker.meta is not None:
+            annotation = Annotated[annotation, marker.meta]
+        declared.append(
+            DeclaredParameter(
+                param.name, source, key, annotation, default is _MISSING, default, marker
+            )
+        )
+    if not declared and connection is not None and positional:
+        return None  # handler(request, ...) as in 0.6.3: called exactly as before
+    # Otherwise the app calls the handler with keywords only (the connection, if it takes
+    # one, by name), so a handler without a request parameter never receives it.
+    return SignaturePlan(declared, connection, positional, signature.return_annotation)
+
+
+# -- reading values at request time --------------------------------------------------------
+
+Reader = Callable[[Any], Any]
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+_MISSING_FIELD = re.compile(r"^Object missing required field `(.*)`$")
+
+
+def _split_error(exc: msgspec.ValidationError) -> tuple[str, list[Any]]:
+    """msgspec's message without its `` - at `$.a[0]` `` suffix, and that path as a list."""
+    text = str(exc)
+    found = _AT.search(text)
+    loc: list[Any] = []
+    if found is not None:
+        loc = [
+            part if part else int(number) for part, number in _PATH_PART.findall(found.group(1))
+        ]
+        text = text[: found.start()]
+    missing = _MISSING_FIELD.match(text)
+    if missing is not None:  # name the field itself, as for query parameters
+        loc.append(missing.group(1))
+        text = "Field required"
+    return text, loc
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """A function converting a wire value (str or list of str) to ``annotation``; ``None``
+    when the raw value is already right."""
+    base, extras = _strip_annotated(annotation)
+    if base is str and not extras:
+        return None
+    if base is Any or base is object:
+        return None
+    if base is int and not extras:
+        return _to_int
+    if base is bool and not extras:
+        return _to_bool
+
+    def convert(value: Any) -> Any:
+        return msgspec.convert(value, annotation, strict=False)
+
+    return convert
+
+
+def _to_int(value: str) -> int:
+    digits = value[1:] if value[:1] in "-+" else value
+    if digits.isascii() and digits.isdigit() and len(digits) <= 4300:
+        return int(value)
+    raise msgspec.ValidationError("Expected `int`, got `str`")
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _to_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise msgspec.ValidationError("Expected `bool`, got `str`")
+
+
+def _missing(source: str, key: str) -> _Invalid:
+    return _Invalid([source, key], "Field required", "missing")
+
+
+def _scalar_reader(
+    param: DeclaredParameter, fetch: Callable[[Any, str], Any], blank_is_absent: bool
+) -> Reader:
+    source, key, default, required = param.source, param.key, param.default, param.required
+    base = _optional_inner(_strip_annotated(param.annotation)[0])
+    blank_absent = blank_is_absent and base is not str
+    convert = _converter(param.annotation)
+
+    def read(conn: Any) -> Any:
+        raw = fetch(conn, key)
+        if raw is None or (blank_absent and raw == ""):
+            if required:
+                raise _missing(source, key)
+            return default
+        if convert is None:
+            return raw
+        try:
+            return convert(raw)
+        except msgspec.ValidationError as exc:
+            message, _ = _split_error(exc)
+            raise _Invalid([source, key], message, "invalid") from None
+
+    return read
+
+
+def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[str]]) -> Reader:
+    source, key, default, required = param.source, param.key, param.default, param.required
+    annotation = param.annotation
+
+    def read(conn: Any) -> Any:
+        values = fetch_all(conn, key)
+        if not values:
+            if required:
+                raise _missing(source, key)
+            return default
+        try:
+            return msgspec.convert(values, annotation, strict=False)
+        except msgspec.ValidationError as exc:
+            message, loc = _split_error(exc)
+            raise _Invalid([source, key, *loc], message, "invalid") from None
+
+    return read
+
+
+def _query(conn: Any, key: str) -> Any:
+    return conn.query_params.get(key)
+
+
+def _query_all(conn: Any, key: str) -> list[str]:
+    return list(conn.query_params.getlist(key))
+
+
+def _header(conn: Any, key: str) -> Any:
+    return conn.headers.get(key)
+
+
+def _header_all(conn: Any, key: str) -> list[str]:
+    return list(conn.headers.getlist(key))
+
+
+def _cookie(conn: Any, key: str) -> Any:
+    return conn.cookies.get(key)
+
+
+def _cookie_all(conn: Any, key: str) -> list[str]:
+    value = conn.cookies.get(key)
+    return [] if value is None else [value]
+
+
+def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
+    key = param.key
+    wanted = _CONVERTER_TYPES.get(converter or "str")
+    base, extras = _strip_annotated(param.annotation)
+    if not extras and (base is wanted or base is Any):
+
+        def read_path(conn: Any) -> Any:
+            return conn.path_params[key]
+
+        return read_path
+
+    annotation = param.annotation
+
+    def read_converted(conn: Any) -> Any:
+        value = conn.path_params[key]
+        try:
+            return msgspec.convert(
+                str(value) if isinstance(value, uuid.UUID) else value, annotation, strict=False
+            )
+        except msgspec.ValidationError as exc:
+            message, _ = _split_error(exc)
+            raise _Invalid(["path", key], message, "invalid") from None
+
+    return read_converted
+
+
+def _body_reader(param: DeclaredParameter) -> Reader:
+    decoder = msgspec.json.Decoder(param.annotation)
+    required, default = param.required, param.default
+
+    def read_body(request: Any) -> Any:
+        body = request._body
+        if body is None:
+            if required:
+                raise _Invalid(["body"], "Field required", "missing")
+            return default
+        request._check_json_media_type()  # 415, exactly as request.json_as
+        max_depth = request._max_depth
+        if exceeds_depth(body, max_depth):
+            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels")
+        try:
+            return decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            message, loc = _split_error(exc)
+            kind = "missing" if message == "Field required" else "invalid"
+            raise _Invalid(["body", *loc], message, kind) from None
+        except Exception:
+            decode_json(body, max_depth=max_depth)  # raises the 400 request.json gives
+            raise  # pragma: no cover - decode_json accepted what the typed decoder refused
+
+    return read_body
+
+
+def _form_reader_hint(param: DeclaredParameter) -> Reader:  # pragma: no cover - a placeholder
+    """Where a ``Form`` source plugs in: a ``Form(Param)`` marker with ``source = "form"``
+    and a builder like this one registered in :data:`_READERS`; its reader is async
+    (``await request.form()``), so :data:`_ASYNC_SOURCES` lists the source."""
+    raise NotImplementedError
+
+
+# source -> builder of the reader for one parameter (path and body are built above)
+_READERS: dict[str, Callable[[DeclaredParameter], Reader]] = {}
+# sources whose readers are coroutines (awaited after the synchronous ones ran)
+_ASYNC_SOURCES: frozenset[str] = frozenset()
+
+
+def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> Reader:
+    source = param.source
+    if source == "path":
+        return _path_reader(param, path_names.get(param.key))
+    if source == "body":
+        return _body_reader(param)
+    many = _is_scalar_sequence(param.annotation)
+    if source == "query":
+        return _list_reader(param, _query_all) if many else _scalar_reader(param, _query, True)
+    if source == "header":
+        return _list_reader(param, _header_all) if many else _scalar_reader(param, _header, True)
+    if source == "cookie":
+        return _list_reader(param, _cookie_all) if many else _scalar_reader(param, _cookie, True)
+    return _READERS[source](param)
+
+
+# -- the call the app awaits ----------------------------------------------------------------
+
+
+def _status_wrapper(status: int) -> Callable[[Any], Any]:
+    def with_status(result: Any) -> Any:
+        if isinstance(result, Response):
+            return result
+        if result is None and status in (204, 304):
+            return _Empty(status)
+        return JSONResponse(result, status)
+
+    return with_status
+
+
+class _Empty(Response):
+    """An answer without a body (``status_code=204`` and the handler returned ``None``)."""
+
+    __slots__ = ()
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self._headers = None
+        self._cookies = None
+
+    def render(self) -> tuple[str, bytes]:
+        return "", b""
+
+    def rendered(self) -> tuple[int, str, bytes, list[tuple[str, str]] | None]:
+        return self.status, "", b"", None
+
+
+def bind_call(
+    plan: SignaturePlan,
+    entry: RouteEntry,
+    call: Callable[..., Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    """The call the app (or an injector, with its own keyword values) awaits as
+    ``bound(connection, **injected)``: reads the declared values, then runs ``call``."""
+    path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
+    readers = tuple((p.name, _reader(p, path_names)) for p in plan.parameters)
+    connection, positional = plan.connection, plan.connection_positional
+    status = entry.options.get("status_code")
+    finish = _status_wrapper(status) if status is not None and status != 200 else None
+
+    async def bound(conn: Any, **values: Any) -> Any:
+        problems: list[dict[str, Any]] | None = None
+        for name, read in readers:
+            try:
+                values[name] = read(conn)
+            except _Invalid as exc:
+                if problems is None:
+                    problems = []
+                problems.append(exc.problem)
+        if problems is not None:
+            raise RequestValidationError(problems)
+        if positional:
+            result = await call(conn, **values)
+        else:
+            if connection is not None:
+                values[connection] = conn
+            result = await call(**values)
+        return result if finish is None else finish(result)
+
+    bound.__wrapped__ = entry.handler  # type: ignore[attr-defined]
+    return bound
+
+
+def bind_parameters(
+    entry: RouteEntry,
+    websocket: bool,
+    injected: Callable[[inspect.Parameter], bool] | None = None,
+) -> RouteEntry:
+    """``entry`` awaiting a call that fills its declared parameters (``entry`` itself when
+    the handler declares none and its route sets no status).
+
+    Raises:
+        RouteDefinitionError: for a signature the app cannot satisfy.
+    """
+    plan = plan_for(entry, websocket=websocket, injected=injected)
+    status = entry.options.get("status_code")
+    if plan is None:
+        if status is None or status == 200 or websocket:
+            return entry
+        plan = SignaturePlan([], "request", True, _MISSING)
+    bound = bind_call(plan, entry, entry.call)
+    return entry.with_call(bound, bound=frozenset(p.name for p in plan.parameters))
