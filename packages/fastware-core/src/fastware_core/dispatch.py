@@ -213,10 +213,8 @@ class Dispatcher:
             return compiled
         injector = self._injector
         strict = not self._routes_checked
-        source = self._with_docs(
-            self.router.compile().transformed(
-                partial(_bound, getattr(injector, "claims_parameter", None), strict, self.logger)
-            )
+        source = self.router.compile().transformed(
+            partial(_bound, getattr(injector, "claims_parameter", None), strict, self.logger)
         )
         if injector is None:
             for entry in [*source.entries, *(source.ws.entries if source.ws else ())]:
@@ -234,7 +232,7 @@ class Dispatcher:
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
         compiled = gate_routes(
-            compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
+            self._with_docs(compiled), self.config.features, strict=not self._routes_checked, logger=self.logger
         )
         self._routes_checked = True
         self._compiled = compiled

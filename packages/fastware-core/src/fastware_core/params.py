@@ -423,7 +423,7 @@ def plan_for(
             and connection is None
             and param.name not in path_names
             and param.default is _MISSING
-            and (unannotated or annotation is Any)
+            and (unannotated or annotation is Any or annotation is object)
         ):
             # 0.6.3: the first positional parameter receives the request, whatever its name.
             connection, positional = param.name, True
@@ -433,7 +433,7 @@ def plan_for(
         if isinstance(annotation, _Unresolved):
             raise fail(
                 param,
-                f"has the annotation {annotation.text!r}, which cannot be evaluated; make the "
+                f"has an annotation fastware cannot evaluate ({annotation.text!r}); make the "
                 "names it uses importable at runtime",
             )
         if annotation is _MISSING:
@@ -474,7 +474,8 @@ def plan_for(
                     param,
                     f"is read from the {source} but its type {annotation!r} is not a scalar "
                     "or a list of scalars (a body must be a Struct, dataclass, TypedDict, "
-                    "dict or list of them; an injected value needs Depends(...) or deps=)",
+                    "dict or list of them; an injected value needs Depends(...) or deps=, "
+                    f"deps: {', '.join(map(repr, deps)) or 'none'})",
                 )
             key = marker.alias if marker is not None and marker.alias else param.name
             if source == "header":
