@@ -9,10 +9,10 @@ import pytest
 from openapi_spec_validator import validate
 
 from fastware_core import App, Request, Router, TestClient, create_app
-from fastware_core.injection import RouteCall
-from fastware_core.routing import RouteEntry
 from fastware_core import openapi as openapi_module
+from fastware_core.injection import RouteCall
 from fastware_core.params import Cookie, Header, Query
+from fastware_core.routing import RouteEntry
 
 
 class Owner(msgspec.Struct):
@@ -42,7 +42,8 @@ bearer_user.openapi_security = {  # type: ignore[attr-defined]
 class CallingInjector:
     """The smallest injector: each dependency is ``factory(request)``."""
 
-    overrides: dict[Any, Any] = {}
+    def __init__(self) -> None:
+        self.overrides: dict[Any, Any] = {}
 
     def prepare(self, entry: RouteEntry, *, websocket: bool) -> RouteCall | None:
         deps = entry.deps
@@ -217,7 +218,8 @@ def test_the_app_serves_the_document_and_the_docs_page() -> None:
         assert page.headers["content-type"].startswith("text/html")
         assert "Pets &lt;&amp;&gt;" in page.text  # the title is escaped
         assert "/docs/swagger-ui-bundle.js" in page.text
-        assert "http://" not in page.text and "https://" not in page.text  # no CDN
+        assert "http://" not in page.text  # no CDN
+        assert "https://" not in page.text
         script = client.get("/docs/swagger-ui-bundle.js")
         assert script.status_code == 200
         assert script.headers["content-type"].startswith("text/javascript")

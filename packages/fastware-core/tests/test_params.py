@@ -71,9 +71,7 @@ def test_every_problem_is_listed_with_its_location(router: Router) -> None:
         pass
 
     with TestClient(create_app(router)) as client:
-        answer = client.post(
-            "/items/abc?limit=0", json={"name": 3}, headers={"x-trace": "nope"}
-        )
+        answer = client.post("/items/abc?limit=0", json={"name": 3}, headers={"x-trace": "nope"})
     assert answer.status_code == 422
     problems = answer.json()["detail"]
     assert [p["loc"] for p in problems] == [
@@ -97,7 +95,9 @@ def test_missing_values_are_reported_as_missing(router: Router) -> None:
         partial = client.post("/items?limit=1", json={"name": "x"})
         no_query = client.post("/items", json={"name": "x", "price": 1})
     assert no_body.status_code == 422
-    assert no_body.json()["detail"] == [{"loc": ["body"], "msg": "Field required", "type": "missing"}]
+    assert no_body.json()["detail"] == [
+        {"loc": ["body"], "msg": "Field required", "type": "missing"}
+    ]
     assert partial.json()["detail"] == [
         {"loc": ["body", "price"], "msg": "Field required", "type": "missing"}
     ]
@@ -221,7 +221,7 @@ def test_request_first_handlers_are_called_exactly_as_before(router: Router) -> 
         return {"name": request.path_params["name"]}
 
     @router.get("/untyped")
-    async def untyped(req):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    async def untyped(req):  # type: ignore[no-untyped-def]
         return {"path": req.path}
 
     app = create_app(router)
@@ -349,9 +349,11 @@ def test_websocket_routes_take_typed_parameters_but_no_body(router: Router) -> N
         await websocket.accept()
         await websocket.send_json({"room": room, "token": token, "limit": limit})
 
-    with TestClient(create_app(router)) as client:
-        with client.websocket_connect("/rooms/lobby?token=t&limit=2") as socket:
-            assert socket.receive_json() == {"room": "lobby", "token": "t", "limit": 2}
+    with (
+        TestClient(create_app(router)) as client,
+        client.websocket_connect("/rooms/lobby?token=t&limit=2") as socket,
+    ):
+        assert socket.receive_json() == {"room": "lobby", "token": "t", "limit": 2}
 
     other = Router()
 
@@ -359,7 +361,7 @@ def test_websocket_routes_take_typed_parameters_but_no_body(router: Router) -> N
     async def with_body(websocket: WebSocket, item: Item) -> None:  # pragma: no cover
         pass
 
-    with pytest.raises(RouteDefinitionError, match="WebSocket /body.*'item'.*no.*body|body"):
+    with pytest.raises(RouteDefinitionError, match=r"WebSocket /body.*'item'.*body"):
         create_app(other)
 
 

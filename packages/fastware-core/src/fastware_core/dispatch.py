@@ -27,8 +27,6 @@ from .datastructures import State
 from .exceptions import FastwareError, HTTPError
 from .gating import gate_routes
 from .injection import Injector
-from .openapi import build_openapi, docs_entries
-from .params import bind_parameters
 from .middleware import (
     CORSMiddleware,
     HookMiddleware,
@@ -36,6 +34,8 @@ from .middleware import (
     RequestTimingMiddleware,
     TrustedHostMiddleware,
 )
+from .openapi import build_openapi, docs_entries
+from .params import bind_parameters
 from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
@@ -232,7 +232,10 @@ class Dispatcher:
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
         compiled = gate_routes(
-            self._with_docs(compiled), self.config.features, strict=not self._routes_checked, logger=self.logger
+            self._with_docs(compiled),
+            self.config.features,
+            strict=not self._routes_checked,
+            logger=self.logger,
         )
         self._routes_checked = True
         self._compiled = compiled

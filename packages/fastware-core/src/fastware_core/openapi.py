@@ -21,6 +21,7 @@ are served by the app, never from a CDN. Either path set to ``None`` switches it
 from __future__ import annotations
 
 import html
+import importlib
 import inspect
 import json
 import re
@@ -392,10 +393,10 @@ _PAGE = """<!doctype html>
 def swagger_ui_directory() -> FilePath | None:
     """Where the installed Swagger UI assets are, or ``None`` without ``fastware-core[docs]``."""
     try:
-        import swagger_ui_bundle
+        bundle = importlib.import_module("swagger_ui_bundle")
     except ImportError:
         return None
-    path = FilePath(str(swagger_ui_bundle.swagger_ui_path))
+    path = FilePath(str(bundle.swagger_ui_path))
     return path if (path / "swagger-ui-bundle.js").is_file() else None
 
 
@@ -428,9 +429,7 @@ class _DocsAssets:
         data = self.files.get(name)
         if data is None:
             data = self.files[name] = (self.directory / name).read_bytes()
-        return BytesResponse(
-            data, content_type, headers={"cache-control": "public, max-age=86400"}
-        )
+        return BytesResponse(data, content_type, headers={"cache-control": "public, max-age=86400"})
 
 
 def _missing_assets() -> Response:
@@ -447,9 +446,7 @@ async def _openapi_handler(dispatcher: Dispatcher, request: Any) -> Response:
     return BytesResponse(dispatcher.openapi_bytes(), "application/json")
 
 
-def docs_entries(
-    dispatcher: Dispatcher, taken: Callable[[str], bool]
-) -> list[RouteEntry]:
+def docs_entries(dispatcher: Dispatcher, taken: Callable[[str], bool]) -> list[RouteEntry]:
     """The routes serving the document and the docs page (those whose path no user route
     takes)."""
     config = dispatcher.config
@@ -459,7 +456,11 @@ def docs_entries(
     if spec is not None and not taken(spec):
         entries.append(
             RouteEntry(
-                "GET", parse_path(spec), partial(_openapi_handler, dispatcher), None, None,
+                "GET",
+                parse_path(spec),
+                partial(_openapi_handler, dispatcher),
+                None,
+                None,
                 options=hidden,
             )
         )

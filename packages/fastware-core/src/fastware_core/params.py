@@ -52,11 +52,16 @@ from .routing import RouteEntry
 
 __all__ = (
     "Body",
+    "BodyParam",
     "Cookie",
+    "CookieParam",
     "Header",
+    "HeaderParam",
     "Param",
     "Path",
+    "PathParam",
     "Query",
+    "QueryParam",
     "RequestValidationError",
     "SignaturePlan",
     "bind_parameters",
@@ -85,8 +90,8 @@ _CONVERTER_TYPES: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUI
 class Param:
     """Where a parameter's value comes from, and what it must satisfy.
 
-    Use a subclass (:class:`Query`, :class:`Path`, :class:`Header`, :class:`Cookie`,
-    :class:`Body`) in ``Annotated`` (``Annotated[int, Query(ge=1)]``) or as the default
+    Made by :func:`Query`, :func:`Path`, :func:`Header`, :func:`Cookie` and :func:`Body`,
+    used in ``Annotated`` (``Annotated[int, Query(ge=1)]``) or as the default
     (``limit: int = Query(10, ge=1)``). The constraints are msgspec's (``msgspec.Meta``), so
     they are checked while converting and appear in the OpenAPI schema.
     """
@@ -138,28 +143,29 @@ class Param:
             "description": description,
         }
         given = {k: v for k, v in constraints.items() if v is not None}
-        self.meta = msgspec.Meta(**given) if given else None
+        make_meta: Any = msgspec.Meta  # its overloads cannot take a built dict
+        self.meta: msgspec.Meta | None = make_meta(**given) if given else None
         """The constraints as ``msgspec.Meta`` (``None`` without any)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(alias={self.alias!r})"
 
 
-class Query(Param):
+class QueryParam(Param):
     """A query-string parameter (``?limit=10``); a list type takes every repeated value."""
 
     source = "query"
     __slots__ = ()
 
 
-class Path(Param):
+class PathParam(Param):
     """A path parameter (``/users/{user_id}``), matched by name (or ``alias``)."""
 
     source = "path"
     __slots__ = ()
 
 
-class Header(Param):
+class HeaderParam(Param):
     """A request header; ``x_token`` reads ``x-token`` unless ``convert_underscores=False``."""
 
     source = "header"
@@ -173,14 +179,14 @@ class Header(Param):
         """Whether ``_`` in the parameter name becomes ``-`` in the header name."""
 
 
-class Cookie(Param):
+class CookieParam(Param):
     """A cookie sent by the client."""
 
     source = "cookie"
     __slots__ = ()
 
 
-class Body(Param):
+class BodyParam(Param):
     """The JSON request body (a Struct, dataclass, TypedDict, dict or list of them);
     a parameter typed that way needs no marker. ``media_type`` is what the OpenAPI
     document declares."""
@@ -194,6 +200,45 @@ class Body(Param):
         super().__init__(default, **kw)
         self.media_type = media_type
         """The documented Content-Type of the body."""
+
+
+def Query(default: Any = _MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
+    """A query-string parameter: ``Annotated[int, Query(ge=1)]`` or ``= Query(10, ge=1)``.
+
+    A list type (``list[int]``) takes every repeated value. ``constraints`` are those of
+    :class:`Param` (``ge``, ``max_length``, ``pattern``, ``description``, ...).
+    """
+    return QueryParam(default, alias=alias, **constraints)
+
+
+def Path(*, alias: str | None = None, **constraints: Any) -> Any:
+    """A path parameter with constraints (``Annotated[int, Path(ge=1)]``); a parameter named
+    like a path parameter needs no marker."""
+    return PathParam(alias=alias, **constraints)
+
+
+def Header(
+    default: Any = _MISSING,
+    *,
+    alias: str | None = None,
+    convert_underscores: bool = True,
+    **constraints: Any,
+) -> Any:
+    """A request header: ``x_token: Annotated[str, Header()]`` reads ``x-token``."""
+    return HeaderParam(default, alias=alias, convert_underscores=convert_underscores, **constraints)
+
+
+def Cookie(default: Any = _MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
+    """A cookie: ``session: Annotated[str | None, Cookie()] = None``."""
+    return CookieParam(default, alias=alias, **constraints)
+
+
+def Body(
+    default: Any = _MISSING, *, media_type: str = "application/json", **constraints: Any
+) -> Any:
+    """The JSON body, for a type that would otherwise be read from the query (``dict`` and
+    model types need no marker)."""
+    return BodyParam(default, media_type=media_type, **constraints)
 
 
 class RequestValidationError(HTTPError):
@@ -362,7 +407,7 @@ def _marker_of(param: inspect.Parameter) -> tuple[Any, Param | None]:
     if not markers:
         return param.annotation, None
     rest = [e for e in extras if not isinstance(e, Param)]
-    annotation = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+    annotation = Annotated[(base, *rest)] if rest else base
     return annotation, markers[-1]
 
 
@@ -479,7 +524,7 @@ def plan_for(
                 )
             key = marker.alias if marker is not None and marker.alias else param.name
             if source == "header":
-                convert = not isinstance(marker, Header) or marker.convert_underscores
+                convert = not isinstance(marker, HeaderParam) or marker.convert_underscores
                 if marker is None or not marker.alias:
                     key = key.replace("_", "-") if convert else key
                 key = key.lower()
@@ -518,9 +563,7 @@ def _split_error(exc: msgspec.ValidationError) -> tuple[str, list[Any]]:
     found = _AT.search(text)
     loc: list[Any] = []
     if found is not None:
-        loc = [
-            part if part else int(number) for part, number in _PATH_PART.findall(found.group(1))
-        ]
+        loc = [part if part else int(number) for part, number in _PATH_PART.findall(found.group(1))]
         text = text[: found.start()]
     missing = _MISSING_FIELD.match(text)
     if missing is not None:  # name the field itself, as for query parameters
