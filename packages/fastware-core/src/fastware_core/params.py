@@ -623,8 +623,8 @@ def _scalar_reader(
     blank_absent = blank_is_absent and base is not str
     convert = _converter(param.annotation)
 
-    def read(conn: Any) -> Any:
-        raw = fetch(conn, key)
+    def read(values: Any) -> Any:
+        raw = fetch(values, key)
         if raw is None or (blank_absent and raw == ""):
             if required:
                 raise _missing(source, key)
@@ -644,8 +644,8 @@ def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[
     source, key, default, required = param.source, param.key, param.default, param.required
     annotation = param.annotation
 
-    def read(conn: Any) -> Any:
-        values = fetch_all(conn, key)
+    def read(source_values: Any) -> Any:
+        values = fetch_all(source_values, key)
         if not values:
             if required:
                 raise _missing(source, key)
@@ -659,28 +659,21 @@ def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[
     return read
 
 
-def _query(conn: Any, key: str) -> Any:
-    return conn.query_params.get(key)
+# Readers of query, header and cookie values get the source (``conn.query_params``,
+# ``conn.headers``, ``conn.cookies``), fetched once per request; path readers get
+# ``conn.path_params``; body readers (and added sources) get the connection.
 
 
-def _query_all(conn: Any, key: str) -> list[str]:
-    return list(conn.query_params.getlist(key))
+def _one(values: Any, key: str) -> Any:
+    return values.get(key)
 
 
-def _header(conn: Any, key: str) -> Any:
-    return conn.headers.get(key)
+def _many(values: Any, key: str) -> list[str]:
+    return list(values.getlist(key))
 
 
-def _header_all(conn: Any, key: str) -> list[str]:
-    return list(conn.headers.getlist(key))
-
-
-def _cookie(conn: Any, key: str) -> Any:
-    return conn.cookies.get(key)
-
-
-def _cookie_all(conn: Any, key: str) -> list[str]:
-    value = conn.cookies.get(key)
+def _cookie_all(cookies: Any, key: str) -> list[str]:
+    value = cookies.get(key)
     return [] if value is None else [value]
 
 
@@ -690,15 +683,15 @@ def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
     base, extras = _strip_annotated(param.annotation)
     if not extras and (base is wanted or base is Any):
 
-        def read_path(conn: Any) -> Any:
-            return conn.path_params[key]
+        def read_path(path_params: Any) -> Any:
+            return path_params[key]
 
         return read_path
 
     annotation = param.annotation
 
-    def read_converted(conn: Any) -> Any:
-        value = conn.path_params[key]
+    def read_converted(path_params: Any) -> Any:
+        value = path_params[key]
         try:
             return msgspec.convert(
                 str(value) if isinstance(value, uuid.UUID) else value, annotation, strict=False
@@ -751,19 +744,40 @@ _ASYNC_SOURCES: frozenset[str] = frozenset()
 
 
 def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> Reader:
+    """The reader of one parameter; what it is given depends on the source (see above)."""
     source = param.source
     if source == "path":
         return _path_reader(param, path_names.get(param.key))
     if source == "body":
         return _body_reader(param)
-    many = _is_scalar_sequence(param.annotation)
-    if source == "query":
-        return _list_reader(param, _query_all) if many else _scalar_reader(param, _query, True)
-    if source == "header":
-        return _list_reader(param, _header_all) if many else _scalar_reader(param, _header, True)
-    if source == "cookie":
-        return _list_reader(param, _cookie_all) if many else _scalar_reader(param, _cookie, True)
+    if source in ("query", "header", "cookie"):
+        if not _is_scalar_sequence(param.annotation):
+            return _scalar_reader(param, _one, True)
+        return _list_reader(param, _cookie_all if source == "cookie" else _many)
     return _READERS[source](param)
+
+
+# What a reader of each source is given, as an expression of the generated call.
+_SOURCE_VALUES = {
+    "path": "conn.path_params",
+    "query": "conn.query_params",
+    "header": "conn.headers",
+    "cookie": "conn.cookies",
+}
+
+
+def _inline(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> str | None:
+    """An expression reading ``param`` without a reader call, when one is exact: a path value
+    the router already converted, an optional ``str`` query value without constraints."""
+    base, extras = _strip_annotated(param.annotation)
+    if extras or (param.marker is not None and param.marker.meta is not None):
+        return None
+    if param.source == "path":
+        wanted = _CONVERTER_TYPES.get(path_names.get(param.key) or "str")
+        return f"path[{param.key!r}]" if base is wanted else None
+    if param.source == "query" and base is str and not param.required:
+        return f"query.get({param.key!r}, default_{param.name})"
+    return None
 
 
 # -- the call the app awaits ----------------------------------------------------------------
@@ -805,32 +819,60 @@ def bind_call(
     """The call the app (or an injector, with its own keyword values) awaits as
     ``bound(connection, **injected)``: reads the declared values, then runs ``call``."""
     path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
-    readers = tuple((p.name, _reader(p, path_names)) for p in plan.parameters)
-    connection, positional = plan.connection, plan.connection_positional
     status = entry.options.get("status_code")
-    finish = _status_wrapper(status) if status is not None and status != 200 else None
-
-    async def bound(conn: Any, **values: Any) -> Any:
-        problems: list[dict[str, Any]] | None = None
-        for name, read in readers:
-            try:
-                values[name] = read(conn)
-            except _Invalid as exc:
-                if problems is None:
-                    problems = []
-                problems.append(exc.problem)
-        if problems is not None:
-            raise RequestValidationError(problems)
-        if positional:
-            result = await call(conn, **values)
+    namespace: dict[str, Any] = {
+        "call": call,
+        "Invalid": _Invalid,
+        "add_problem": _add_problem,
+        "RequestValidationError": RequestValidationError,
+        "finish": _status_wrapper(status) if status is not None and status != 200 else None,
+    }
+    # Straight-line code, generated once per route: each source's values are fetched once,
+    # exact reads are inlined, the others call their reader; every problem is collected.
+    body = ["    problems = None"]
+    fetched: set[str] = set()
+    arguments: list[str] = []
+    for param in plan.parameters:
+        name = param.name
+        source = param.source
+        if source in _SOURCE_VALUES and source not in fetched:
+            fetched.add(source)
+            body.insert(0, f"    {source} = {_SOURCE_VALUES[source]}")
+        namespace[f"default_{name}"] = param.default
+        expression = _inline(param, path_names)
+        if expression is None:
+            namespace[f"read_{name}"] = _reader(param, path_names)
+            given = source if source in _SOURCE_VALUES else "conn"
+            body += [
+                "    try:",
+                f"        value_{name} = read_{name}({given})",
+                "    except Invalid as exc:",
+                f"        value_{name} = None",
+                "        problems = add_problem(problems, exc)",
+            ]
         else:
-            if connection is not None:
-                values[connection] = conn
-            result = await call(**values)
-        return result if finish is None else finish(result)
-
+            body.append(f"    value_{name} = {expression}")
+        arguments.append(f"{name}=value_{name}")
+    body += ["    if problems is not None:", "        raise RequestValidationError(problems)"]
+    if plan.connection_positional:
+        arguments.insert(0, "conn")
+    elif plan.connection is not None:
+        arguments.append(f"{plan.connection}=conn")
+    arguments.append("**values")
+    body.append(f"    result = await call({', '.join(arguments)})")
+    body.append("    return result if finish is None else finish(result)")
+    source_text = "async def bound(conn, **values):\n" + "\n".join(body) + "\n"
+    exec(compile(source_text, f"<parameters of {entry.method} {entry.path}>", "exec"), namespace)
+    bound: Callable[..., Awaitable[Any]] = namespace["bound"]
     bound.__wrapped__ = entry.handler  # type: ignore[attr-defined]
     return bound
+
+
+def _add_problem(problems: list[dict[str, Any]] | None, exc: _Invalid) -> list[dict[str, Any]]:
+    if problems is None:
+        problems = []
+    problems.append(exc.problem)
+    return problems
 
 
 def bind_parameters(
