@@ -62,7 +62,7 @@ class RateLimitInjector:
             getattr(self.inner, "claims_parameter", None),
         )
         call = self._inner_call(bare, websocket)
-        return record.guard(call if call is not None else record.unchecked)
+        return record.guard(call if call is not None else bare.call)
 
     def _inner_call(
         self, entry: RouteEntry, websocket: bool
