@@ -286,3 +286,21 @@ def test_the_document_follows_routes_added_later() -> None:
 
         assert "/late" in client.get("/openapi.json").json()["paths"]
         assert client.get("/late?limit=2").json() == [2]
+
+
+def test_a_broken_late_route_is_left_out_of_the_document() -> None:
+    class Opaque:
+        pass
+
+    router = pet_router()
+    app = make_app(router)
+
+    async def broken(request: Request, thing: Opaque) -> None:  # pragma: no cover
+        pass
+
+    router.add_route("GET", "/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        spec = client.get("/openapi.json")
+        assert spec.status_code == 200
+        assert "/broken" not in spec.json()["paths"]
+        assert client.get("/broken").status_code == 500

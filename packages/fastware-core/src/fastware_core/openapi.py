@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, get_origin, runtime_checkable
 import msgspec
 
 from ._json import encode_json
-from .exceptions import FastwareError
+from .exceptions import FastwareError, RouteDefinitionError
 from .params import DeclaredParameter, plan_for
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
@@ -197,7 +197,10 @@ def _operation(
     options = entry.options
     if not options.get("include_in_schema", True):
         return None
-    plan = plan_for(entry, websocket=False, injected=_injected_marker)
+    try:
+        plan = plan_for(entry, websocket=False, injected=_injected_marker)
+    except RouteDefinitionError:
+        return None  # a route added late with a broken signature answers 500: not documented
     declared = plan.parameters if plan is not None else []
     returned = plan.return_annotation if plan is not None else _return_annotation(entry.handler)
     summary, description = _docstring(entry.handler)
