@@ -18,8 +18,15 @@ from fastware_core import (
     TestClient,
     WebSocket,
     create_app,
+    params,
 )
 from fastware_core.params import Body, Cookie, Header, Path, Query
+
+
+class EchoParam(params.Param):
+    """A marker of a made-up source (see the readers-table test)."""
+
+    source = "echo"
 
 
 class Item(msgspec.Struct):
@@ -408,3 +415,30 @@ def test_included_routers_keep_their_prefix_parameters(router: Router) -> None:
             "user": 3,
             "verbose": True,
         }
+
+
+def test_a_new_async_source_plugs_in_through_the_readers_table(
+    router: Router, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # How a Form source is added: a marker, a reader builder, the source marked async.
+    def build(param: params.DeclaredParameter) -> Any:
+        async def read(conn: Any) -> Any:
+            value = conn.headers.get(param.key)
+            if value is None:
+                raise params._Invalid(["echo", param.key], "Field required", "missing")
+            return value.upper()
+
+        return read
+
+    monkeypatch.setitem(params._READERS, "echo", build)
+    monkeypatch.setattr(params, "_ASYNC_SOURCES", frozenset({"echo"}))
+
+    @router.get("/echo")
+    async def echo(shout: Annotated[str, EchoParam()], n: int = 1) -> str:
+        return shout * n
+
+    with TestClient(create_app(router)) as client:
+        assert client.get("/echo?n=2", headers={"shout": "hi"}).json() == "HIHI"
+        missing = client.get("/echo")
+        assert missing.status_code == 422
+        assert missing.json()["detail"][0]["loc"] == ["echo", "shout"]

@@ -34,7 +34,7 @@ import msgspec
 
 from ._json import encode_json
 from .exceptions import FastwareError, RouteDefinitionError
-from .params import DeclaredParameter, plan_for
+from .params import _BODY_SOURCES, DeclaredParameter, plan_for
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
 
@@ -226,11 +226,11 @@ def _operation(
             )
     body: DeclaredParameter | None = None
     for param in declared:
-        if param.source == "body":
+        if param.source in _BODY_SOURCES:
             body = param
             continue
         if param.source not in ("path", "query", "header", "cookie"):
-            continue  # a source OpenAPI documents as a body (forms) is added by its module
+            continue
         if param.marker is not None and not param.marker.include_in_schema:
             continue
         parameters.append(_parameter_object(param, schemas))

@@ -502,7 +502,7 @@ def plan_for(
                 raise fail(param, f"reads path parameter {key!r}, which {entry.path} lacks")
             if default is not _MISSING:
                 raise fail(param, "is a path parameter and cannot have a default")
-        elif source == "body":
+        elif source in _BODY_SOURCES:
             if websocket:
                 raise fail(param, "asks for a request body, which WebSocket routes do not have")
             if body_seen is not None:
@@ -510,7 +510,7 @@ def plan_for(
             body_seen = param.name
             key = param.name
             try:
-                msgspec.json.Decoder(annotation)
+                msgspec.json.Decoder(annotation)  # form models are msgspec types too
             except (TypeError, ValueError) as exc:
                 raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
         elif source in ("query", "header", "cookie"):
@@ -731,16 +731,27 @@ def _body_reader(param: DeclaredParameter) -> Reader:
 
 
 def _form_reader_hint(param: DeclaredParameter) -> Reader:  # pragma: no cover - a placeholder
-    """Where a ``Form`` source plugs in: a ``Form(Param)`` marker with ``source = "form"``
-    and a builder like this one registered in :data:`_READERS`; its reader is async
-    (``await request.form()``), so :data:`_ASYNC_SOURCES` lists the source."""
+    """Where a ``Form`` source plugs in (with ``await request.form()`` in place):
+
+    1. a marker ``class FormParam(Param): source = "form"`` (with ``media_type``, as
+       :class:`BodyParam`) and a ``Form(...)`` function returning it;
+    2. ``_READERS["form"] = builder``: ``builder(param)`` returns ``async def read(conn)``
+       that awaits ``conn.form()`` and converts it with ``msgspec.convert(..., param.annotation,
+       strict=False)``, raising ``_Invalid(["body", *loc], message, kind)`` on a
+       ``msgspec.ValidationError`` (as :func:`_body_reader` does);
+    3. ``"form"`` added to :data:`_ASYNC_SOURCES` (the generated call awaits its reader) and
+       to :data:`_BODY_SOURCES` (one body per route, none on WebSockets, and the OpenAPI
+       document shows it as the request body with the marker's ``media_type``).
+    """
     raise NotImplementedError
 
 
 # source -> builder of the reader for one parameter (path and body are built above)
 _READERS: dict[str, Callable[[DeclaredParameter], Reader]] = {}
-# sources whose readers are coroutines (awaited after the synchronous ones ran)
+# sources whose readers are coroutines (the generated call awaits them)
 _ASYNC_SOURCES: frozenset[str] = frozenset()
+# sources read from the request body: at most one per route, documented as the requestBody
+_BODY_SOURCES: frozenset[str] = frozenset({"body"})
 
 
 def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> Reader:
@@ -843,9 +854,10 @@ def bind_call(
         if expression is None:
             namespace[f"read_{name}"] = _reader(param, path_names)
             given = source if source in _SOURCE_VALUES else "conn"
+            wait = "await " if source in _ASYNC_SOURCES else ""
             body += [
                 "    try:",
-                f"        value_{name} = read_{name}({given})",
+                f"        value_{name} = {wait}read_{name}({given})",
                 "    except Invalid as exc:",
                 f"        value_{name} = None",
                 "        problems = add_problem(problems, exc)",
