@@ -442,3 +442,15 @@ def test_a_new_async_source_plugs_in_through_the_readers_table(
         missing = client.get("/echo")
         assert missing.status_code == 422
         assert missing.json()["detail"][0]["loc"] == ["echo", "shout"]
+
+
+def test_mutable_defaults_are_fresh_for_every_request(router: Router) -> None:
+    @router.get("/tags")
+    async def tags(tags: list[str] = []) -> list[str]:  # noqa: B006 - the point of the test
+        tags.append("x")
+        return tags
+
+    with TestClient(create_app(router)) as client:
+        assert client.get("/tags").json() == ["x"]
+        assert client.get("/tags").json() == ["x"]
+        assert client.get("/tags?tags=a").json() == ["a", "x"]

@@ -31,6 +31,7 @@ and a reader builder in :data:`_READERS` (see :func:`_form_reader_hint`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import decimal
@@ -611,6 +612,12 @@ def _to_bool(value: str) -> bool:
     raise msgspec.ValidationError("Expected `bool`, got `str`")
 
 
+def _fresh(default: Any) -> Callable[[Any], Any] | None:
+    """How to hand out a mutable default (a copy per request, so a handler that changes it
+    cannot change it for the next request); ``None`` for immutable ones."""
+    return copy.copy if isinstance(default, (list, dict, set, bytearray)) else None
+
+
 def _missing(source: str, key: str) -> _Invalid:
     return _Invalid([source, key], "Field required", "missing")
 
@@ -619,6 +626,7 @@ def _scalar_reader(
     param: DeclaredParameter, fetch: Callable[[Any, str], Any], blank_is_absent: bool
 ) -> Reader:
     source, key, default, required = param.source, param.key, param.default, param.required
+    fresh = _fresh(default)
     base = _optional_inner(_strip_annotated(param.annotation)[0])
     blank_absent = blank_is_absent and base is not str
     convert = _converter(param.annotation)
@@ -628,7 +636,7 @@ def _scalar_reader(
         if raw is None or (blank_absent and raw == ""):
             if required:
                 raise _missing(source, key)
-            return default
+            return default if fresh is None else fresh(default)
         if convert is None:
             return raw
         try:
@@ -642,6 +650,7 @@ def _scalar_reader(
 
 def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[str]]) -> Reader:
     source, key, default, required = param.source, param.key, param.default, param.required
+    fresh = _fresh(default)
     annotation = param.annotation
 
     def read(source_values: Any) -> Any:
@@ -649,7 +658,7 @@ def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[
         if not values:
             if required:
                 raise _missing(source, key)
-            return default
+            return default if fresh is None else fresh(default)
         try:
             return msgspec.convert(values, annotation, strict=False)
         except msgspec.ValidationError as exc:
@@ -706,13 +715,14 @@ def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
 def _body_reader(param: DeclaredParameter) -> Reader:
     decoder = msgspec.json.Decoder(param.annotation)
     required, default = param.required, param.default
+    fresh = _fresh(default)
 
     def read_body(request: Any) -> Any:
         body = request._body
         if body is None:
             if required:
                 raise _Invalid(["body"], "Field required", "missing")
-            return default
+            return default if fresh is None else fresh(default)
         request._check_json_media_type()  # 415, exactly as request.json_as
         max_depth = request._max_depth
         if exceeds_depth(body, max_depth):
