@@ -454,3 +454,33 @@ def test_mutable_defaults_are_fresh_for_every_request(router: Router) -> None:
         assert client.get("/tags").json() == ["x"]
         assert client.get("/tags").json() == ["x"]
         assert client.get("/tags?tags=a").json() == ["a", "x"]
+
+
+class Out(msgspec.Struct):
+    id: int
+    name: str
+
+
+def test_validate_response_converts_results_to_the_return_annotation(router: Router) -> None:
+    @router.get("/good", validate_response=True)
+    async def good(request: Request) -> Out:
+        return {"id": 1, "name": "a", "secret": "dropped"}  # type: ignore[return-value]
+
+    @router.get("/bad/{n:int}", validate_response=True, status_code=201)
+    async def bad(n: int) -> Out:
+        return {"id": "nope"}  # type: ignore[return-value]
+
+    with TestClient(create_app(router), raise_server_exceptions=False) as client:
+        assert client.get("/good").json() == {"id": 1, "name": "a"}
+        refused = client.get("/bad/1")
+        assert refused.status_code == 500
+        assert "declared type" in refused.json()["detail"]
+
+
+def test_validate_response_needs_a_return_annotation(router: Router) -> None:
+    @router.get("/x", validate_response=True)
+    async def x(request: Request):  # type: ignore[no-untyped-def]
+        return {}
+
+    with pytest.raises(RouteDefinitionError, match=r"GET /x.*return annotation"):
+        create_app(router)

@@ -37,6 +37,7 @@ import datetime
 import decimal
 import enum
 import inspect
+import logging
 import re
 import types
 import typing
@@ -804,15 +805,51 @@ def _inline(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> s
 # -- the call the app awaits ----------------------------------------------------------------
 
 
-def _status_wrapper(status: int) -> Callable[[Any], Any]:
-    def with_status(result: Any) -> Any:
+def _finisher(entry: RouteEntry, returned: Any) -> Callable[[Any], Any] | None:
+    """What turns the handler's result into the answer: ``status_code=`` and, with
+    ``validate_response=True``, a conversion to the return annotation; ``None`` when the
+    result goes to the app as it is.
+
+    Raises:
+        RouteDefinitionError: ``validate_response=True`` without a usable return annotation.
+    """
+    status = entry.options.get("status_code", 200)
+    target: Any = None
+    if entry.options.get("validate_response"):
+        target = returned
+        if target is _MISSING or target is None or isinstance(target, _Unresolved):
+            raise RouteDefinitionError(
+                f"Route {entry.method} {entry.path}: validate_response=True needs a return "
+                "annotation msgspec can convert to"
+            )
+        try:
+            msgspec.json.schema(target)
+        except (TypeError, ValueError) as exc:
+            raise RouteDefinitionError(
+                f"Route {entry.method} {entry.path}: cannot validate responses as {target!r}: {exc}"
+            ) from None
+    if status == 200 and target is None:
+        return None
+    label = f"{entry.method} {entry.path}"
+
+    def finish(result: Any) -> Any:
         if isinstance(result, Response):
+            return result
+        if target is not None:
+            try:
+                result = msgspec.convert(result, target, from_attributes=True)
+            except msgspec.ValidationError as exc:
+                logging.getLogger("fastware").error(
+                    "Response of %s does not match its return annotation: %s", label, exc
+                )
+                raise HTTPError(500, f"Response does not match its declared type: {exc}") from None
+        if status == 200:
             return result
         if result is None and status in (204, 304):
             return _Empty(status)
         return JSONResponse(result, status)
 
-    return with_status
+    return finish
 
 
 class _Empty(Response):
@@ -840,13 +877,12 @@ def bind_call(
     """The call the app (or an injector, with its own keyword values) awaits as
     ``bound(connection, **injected)``: reads the declared values, then runs ``call``."""
     path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
-    status = entry.options.get("status_code")
     namespace: dict[str, Any] = {
         "call": call,
         "Invalid": _Invalid,
         "add_problem": _add_problem,
         "RequestValidationError": RequestValidationError,
-        "finish": _status_wrapper(status) if status is not None and status != 200 else None,
+        "finish": _finisher(entry, plan.return_annotation),
     }
     # Straight-line code, generated once per route: each source's values are fetched once,
     # exact reads are inlined, the others call their reader; every problem is collected.
@@ -909,10 +945,14 @@ def bind_parameters(
         RouteDefinitionError: for a signature the app cannot satisfy.
     """
     plan = plan_for(entry, websocket=websocket, injected=injected)
-    status = entry.options.get("status_code")
     if plan is None:
-        if status is None or status == 200 or websocket:
+        options = entry.options
+        if websocket or (
+            options.get("status_code", 200) == 200 and not options.get("validate_response")
+        ):
             return entry
-        plan = SignaturePlan([], "request", True, _MISSING)
+        signature = _resolve_annotations(entry.handler)
+        returned = signature.return_annotation if signature is not None else _MISSING
+        plan = SignaturePlan([], "request", True, returned)
     bound = bind_call(plan, entry, entry.call)
     return entry.with_call(bound, bound=frozenset(p.name for p in plan.parameters))

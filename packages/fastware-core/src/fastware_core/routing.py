@@ -168,6 +168,9 @@ class RouteOptions(TypedDict, total=False):
     """The OpenAPI ``operationId`` (default: derived from the handler and the method)."""
     responses: Mapping[int, Any]
     """Extra documented answers: status -> a type (its schema) or an OpenAPI response object."""
+    validate_response: bool
+    """Convert (and so check) the handler's result to its return annotation; a mismatch is
+    a logged 500, as with ``response_model``."""
 
 
 _ROUTE_OPTIONS = frozenset(RouteOptions.__annotations__)
