@@ -875,7 +875,10 @@ def bind_call(
     call: Callable[..., Awaitable[Any]],
 ) -> Callable[..., Awaitable[Any]]:
     """The call the app (or an injector, with its own keyword values) awaits as
-    ``bound(connection, **injected)``: reads the declared values, then runs ``call``."""
+    ``await bound(connection, **injected)``: reads the declared values, then runs ``call``
+    (``bound`` is a plain function returning ``call``'s awaitable when it has nothing to
+    await itself; invalid values raise before anything is awaited).
+    """
     path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
     namespace: dict[str, Any] = {
         "call": call,
@@ -917,9 +920,17 @@ def bind_call(
     elif plan.connection is not None:
         arguments.append(f"{plan.connection}=conn")
     arguments.append("**values")
-    body.append(f"    result = await call({', '.join(arguments)})")
-    body.append("    return result if finish is None else finish(result)")
-    source_text = "async def bound(conn, **values):\n" + "\n".join(body) + "\n"
+    if namespace["finish"] is None and not any(
+        p.source in _ASYNC_SOURCES for p in plan.parameters
+    ):
+        # Nothing to await here: hand the handler's coroutine to the app, one frame fewer.
+        body.append(f"    return call({', '.join(arguments)})")
+        header = "def bound(conn, **values):"
+    else:
+        body.append(f"    result = await call({', '.join(arguments)})")
+        body.append("    return finish(result)" if namespace["finish"] else "    return result")
+        header = "async def bound(conn, **values):"
+    source_text = header + "\n" + "\n".join(body) + "\n"
     exec(compile(source_text, f"<parameters of {entry.method} {entry.path}>", "exec"), namespace)
     bound: Callable[..., Awaitable[Any]] = namespace["bound"]
     bound.__wrapped__ = entry.handler  # type: ignore[attr-defined]
