@@ -920,9 +920,7 @@ def bind_call(
     elif plan.connection is not None:
         arguments.append(f"{plan.connection}=conn")
     arguments.append("**values")
-    if namespace["finish"] is None and not any(
-        p.source in _ASYNC_SOURCES for p in plan.parameters
-    ):
+    if namespace["finish"] is None and not any(p.source in _ASYNC_SOURCES for p in plan.parameters):
         # Nothing to await here: hand the handler's coroutine to the app, one frame fewer.
         body.append(f"    return call({', '.join(arguments)})")
         header = "def bound(conn, **values):"
