@@ -786,6 +786,55 @@ _SOURCE_VALUES = {
     "header": "conn.headers",
     "cookie": "conn.cookies",
 }
+_FETCHED = frozenset({"path", "query", "cookie"})  # header values are read one by one
+
+
+def _scalar_inlinable(param: DeclaredParameter) -> bool:
+    return (
+        param.source in ("query", "header", "cookie")
+        and not _is_scalar_sequence(param.annotation)
+        and _fresh(param.default) is None
+    )
+
+
+def _scalar_lines(param: DeclaredParameter, namespace: dict[str, Any]) -> list[str]:
+    """Generated code reading one query, header or cookie value (what :func:`_scalar_reader`
+    does, without its calls)."""
+    name, source, key = param.name, param.source, repr(param.key)
+    fetch = {
+        "query": f"query.get({key})",
+        "cookie": f"cookie.get({key})",
+        "header": f"conn.header({key})",
+    }[source]
+    base = _optional_inner(_strip_annotated(param.annotation)[0])
+    absent = "raw is None" if base is str else 'raw is None or raw == ""'
+    convert = _converter(param.annotation)
+    namespace[f"convert_{name}"] = convert
+    lines = [f"    raw = {fetch}", f"    if {absent}:"]
+    if param.required:
+        lines += [
+            f"        value_{name} = None",
+            f"        problems = add_problem(problems, missing({source!r}, {key}))",
+        ]
+    else:
+        lines.append(f"        value_{name} = default_{name}")
+    lines.append("    else:")
+    if convert is None:
+        lines.append(f"        value_{name} = raw")
+    else:
+        lines += [
+            "        try:",
+            f"            value_{name} = convert_{name}(raw)",
+            "        except ValidationError as exc:",
+            f"            value_{name} = None",
+            f"            problems = add_problem(problems, invalid({source!r}, {key}, exc))",
+        ]
+    return lines
+
+
+def _invalid_value(source: str, key: str, exc: msgspec.ValidationError) -> _Invalid:
+    message, _ = _split_error(exc)
+    return _Invalid([source, key], message, "invalid")
 
 
 def _inline(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> str | None:
@@ -883,26 +932,33 @@ def bind_call(
     namespace: dict[str, Any] = {
         "call": call,
         "Invalid": _Invalid,
+        "ValidationError": msgspec.ValidationError,
+        "missing": _missing,
+        "invalid": _invalid_value,
         "add_problem": _add_problem,
         "RequestValidationError": RequestValidationError,
         "finish": _finisher(entry, plan.return_annotation),
     }
     # Straight-line code, generated once per route: each source's values are fetched once,
     # exact reads are inlined, the others call their reader; every problem is collected.
-    body = ["    problems = None"]
+    body: list[str] = []
     fetched: set[str] = set()
     arguments: list[str] = []
     for param in plan.parameters:
         name = param.name
         source = param.source
-        if source in _SOURCE_VALUES and source not in fetched:
-            fetched.add(source)
-            body.insert(0, f"    {source} = {_SOURCE_VALUES[source]}")
         namespace[f"default_{name}"] = param.default
         expression = _inline(param, path_names)
-        if expression is None:
+        if expression is not None:
+            fetched.add(source)
+            body.append(f"    value_{name} = {expression}")
+        elif _scalar_inlinable(param):
+            fetched.add(source)
+            body += _scalar_lines(param, namespace)
+        else:
             namespace[f"read_{name}"] = _reader(param, path_names)
             given = source if source in _SOURCE_VALUES else "conn"
+            fetched.add(given)
             wait = "await " if source in _ASYNC_SOURCES else ""
             body += [
                 "    try:",
@@ -911,9 +967,10 @@ def bind_call(
                 f"        value_{name} = None",
                 "        problems = add_problem(problems, exc)",
             ]
-        else:
-            body.append(f"    value_{name} = {expression}")
         arguments.append(f"{name}=value_{name}")
+    prologue = ["    problems = None"]
+    prologue += [f"    {src} = {_SOURCE_VALUES[src]}" for src in sorted(fetched & _FETCHED)]
+    body = prologue + body
     body += ["    if problems is not None:", "        raise RequestValidationError(problems)"]
     if plan.connection_positional:
         arguments.insert(0, "conn")
