@@ -578,14 +578,17 @@ def _converter(annotation: Any) -> Callable[[Any], Any] | None:
     """A function converting a wire value (str or list of str) to ``annotation``; ``None``
     when the raw value is already right."""
     base, extras = _strip_annotated(annotation)
-    if base is str and not extras:
-        return None
     if base is Any or base is object:
         return None
-    if base is int and not extras:
-        return _to_int
-    if base is bool and not extras:
-        return _to_bool
+    if not extras:
+        # A wire value is a str, never None: ``T | None`` converts as ``T``.
+        plain = _optional_inner(base)
+        if plain is str:
+            return None
+        if plain is int:
+            return _to_int
+        if plain is bool:
+            return _to_bool
 
     def convert(value: Any) -> Any:
         return msgspec.convert(value, annotation, strict=False)
