@@ -78,7 +78,6 @@ def parse_query_string(query_string: str) -> QueryParams:
     return QueryParams(pairs)
 
 
-
 class Request:
     """An HTTP request: method, path, headers, query, cookies, body and state.
 
