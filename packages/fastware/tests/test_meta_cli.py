@@ -180,6 +180,8 @@ def test_tasks_command_shows_published_tasks(
 
 
 OPENAPI_DEMO = '''
+from __future__ import annotations
+
 from typing import Annotated
 
 import msgspec

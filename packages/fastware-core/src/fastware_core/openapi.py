@@ -34,7 +34,7 @@ import msgspec
 
 from ._json import encode_json
 from .exceptions import FastwareError, RouteDefinitionError
-from .params import _BODY_SOURCES, DeclaredParameter, plan_for
+from .params import _BODY_SOURCES, DeclaredParameter, _resolve_annotations, plan_for
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
 
@@ -94,10 +94,7 @@ def _security_of(entry: RouteEntry) -> dict[str, Mapping[str, Any]]:
     """The security schemes of the dependencies ``entry`` uses (deps and markers)."""
     found: dict[str, Mapping[str, Any]] = {}
     candidates: list[Any] = list((entry.deps or {}).values())
-    try:
-        signature = inspect.signature(entry.handler)
-    except (TypeError, ValueError):
-        signature = None
+    signature = _resolve_annotations(entry.handler)  # string annotations evaluated
     if signature is not None:
         for param in signature.parameters.values():
             candidates.append(param.default)
