@@ -484,3 +484,23 @@ def test_validate_response_needs_a_return_annotation(router: Router) -> None:
 
     with pytest.raises(RouteDefinitionError, match=r"GET /x.*return annotation"):
         create_app(router)
+
+
+@pytest.mark.asgi_only  # Granian's RSGI WebSocket sends no close code before accept (a 403)
+def test_a_websocket_refused_for_its_parameters_says_why_in_the_close_reason(
+    router: Router,
+) -> None:
+    from fastware_core import WebSocketDisconnect
+
+    @router.ws("/feed")
+    async def feed(websocket: WebSocket, since: int) -> None:  # pragma: no cover
+        await websocket.accept()
+
+    with (
+        TestClient(create_app(router)) as client,
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/feed?since=soon") as socket,
+    ):
+        socket.receive_text()
+    assert closed.value.code == 1008
+    assert closed.value.reason == "query.since: Expected `int`, got `str`"

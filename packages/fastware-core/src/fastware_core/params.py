@@ -250,9 +250,20 @@ class RequestValidationError(HTTPError):
     """
 
     def __init__(self, problems: list[dict[str, Any]]) -> None:
-        super().__init__(422, problems)
+        super().__init__(422, _Problems(problems))
         self.problems = problems
         """The problems, in the order of the handler's parameters."""
+
+
+class _Problems(list[dict[str, Any]]):
+    """The 422 detail: a JSON list, and one line of text where a text is needed (the close
+    reason of a WebSocket refused for its parameters)."""
+
+    def __str__(self) -> str:
+        return "; ".join(
+            ".".join(str(part) for part in problem["loc"]) + ": " + str(problem["msg"])
+            for problem in self
+        )
 
 
 class _Invalid(Exception):
