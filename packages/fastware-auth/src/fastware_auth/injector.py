@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastware_core import FastwareError
+from fastware_core.binding import bind_parameters
 from fastware_core.injection import Injector
-from fastware_core.params import bind_parameters
 from fastware_core.routing import RouteEntry
 
 from .ratelimit import RATE_LIMIT_ATTRIBUTE, LimitedHandler, RateLimit

@@ -22,6 +22,7 @@ import msgspec
 
 from ._deadlines import Deadlines
 from ._json import encode_json
+from .binding import bind_parameters
 from .connection import Connection
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
@@ -35,7 +36,6 @@ from .middleware import (
     TrustedHostMiddleware,
 )
 from .openapi import build_openapi, docs_entries
-from .params import bind_parameters
 from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
