@@ -10,6 +10,9 @@ Run it with ``scripts/demo`` (Granian over RSGI on http://127.0.0.1:8000), then 
 and, in another terminal before the POST, watch new items arrive as server-sent events:
 
     curl -N http://127.0.0.1:8000/events
+
+The interactive API docs are at http://127.0.0.1:8000/docs (the OpenAPI document at
+/openapi.json), served by the app itself: no CDN.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from typing import Annotated, Any
 
 import msgspec
 
-from fastware import Broadcaster, Depends, HTTPError, Request, Router, create_app, sse_route
+from fastware import (
+    Broadcaster,
+    Depends,
+    HTTPError,
+    Query,
+    Request,
+    Router,
+    create_app,
+    sse_route,
+)
 
 
 class Item(msgspec.Struct):
@@ -42,32 +54,36 @@ def get_items(request: Request) -> dict[int, Item]:
     return items
 
 
-@router.get("/")
+Items = Annotated[dict[int, Item], Depends(get_items)]
+
+
+@router.get("/", include_in_schema=False)
 async def index(request: Request) -> dict[str, str]:
-    return {"hello": "fastware", "items": "/items"}
+    return {"hello": "fastware", "items": "/items", "docs": "/docs"}
 
 
-@router.get("/items")
-async def list_items(request: Request) -> list[Item]:
-    limit = request.query("limit", 10, type_=int, ge=1, le=100)
-    items: dict[int, Item] = request.state.items
+# Typed handlers: parameters are read from the request by name and type (path, query, a
+# JSON body as a Struct) and bad input is a 422 listing each problem.
+@router.get("/items", tags=["items"])
+async def list_items(items: Items, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> list[Item]:
+    """List the items, oldest first."""
     return list(items.values())[:limit]
 
 
-@router.get("/items/{item_id:int}")
-async def get_item(request: Request) -> Item:
-    items: dict[int, Item] = request.state.items
-    item = items.get(request.path_params["item_id"])
+@router.get(
+    "/items/{item_id:int}", tags=["items"], responses={404: {"description": "No such item"}}
+)
+async def get_item(item_id: int, items: Items) -> Item:
+    """One item by its id."""
+    item = items.get(item_id)
     if item is None:
         raise HTTPError(404, "No such item")
     return item
 
 
-@router.post("/items")
-async def create_item(
-    request: Request, items: Annotated[dict[int, Item], Depends(get_items)]
-) -> dict[str, Any]:
-    item = request.json_as(Item)
+@router.post("/items", tags=["items"])
+async def create_item(item: Item, items: Items) -> dict[str, Any]:
+    """Add an item; clients of GET /events hear about it."""
     item_id = max(items, default=0) + 1
     items[item_id] = item
     updates.broadcast("item", {"id": item_id, "name": item.name, "price": item.price})

@@ -68,6 +68,37 @@ async def upload(request: Request) -> dict[str, object]:
     return {"filename": upload.filename, "size": len(data)}
 
 
+class Placed(msgspec.Struct):
+    """The answer of ``POST /shops/{id}/items``."""
+
+    shop_id: int
+    limit: int
+    sort: str
+    name: str
+    price: float
+    tags: list[str]
+
+
+@router.post("/shops/{shop_id:int}/items")
+async def place(shop_id: int, item: Item, limit: int = 10, sort: str = "name") -> Placed:
+    """``POST /shops/{id}/items``: typed parameters (a path int, two query values, a body)."""
+    return Placed(shop_id, limit, sort, item.name, item.price, item.tags)
+
+
+@router.post("/manual/shops/{shop_id:int}/items")
+async def place_by_hand(request: Request) -> Placed:
+    """The same, written by hand with ``request.json_as`` and ``request.query``."""
+    item = request.json_as(Item)
+    return Placed(
+        request.path_params["shop_id"],
+        request.query("limit", 10, type_=int),
+        request.query("sort", "name"),
+        item.name,
+        item.price,
+        item.tags,
+    )
+
+
 @router.get("/big")
 async def big(request: Request) -> list[Small]:
     """``GET /big``: 500 small objects, built once at import."""

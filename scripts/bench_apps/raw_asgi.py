@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
@@ -116,6 +117,33 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+class Placed(msgspec.Struct):
+    """The answer of ``POST /shops/{id}/items``."""
+
+    shop_id: int
+    limit: int
+    sort: str
+    name: str
+    price: float
+    tags: list[str]
+
+
+def _place(scope: Scope, path: str, raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """``POST /shops/{id}/items?limit=&sort=`` (and its ``/manual`` twin), by hand."""
+    parts = path.split("/")
+    shop = parts[-2]
+    if parts[:-2] not in (["", "shops"], ["", "manual", "shops"]) or not shop.isdigit():
+        return 404, TEXT_HEADERS, b"Not Found"
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+    try:
+        item = decode_item(raw)
+        limit = int(query.get("limit", "10"))
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+        return 400, TEXT_HEADERS, b"Bad Request"
+    placed = Placed(int(shop), limit, query.get("sort", "name"), item.name, item.price, item.tags)
+    return 200, JSON_HEADERS, encode(placed)
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """Serve the benchmark endpoints."""
     if scope["type"] != "http":
@@ -148,6 +176,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             body = encode(decode_item(await _read_body(receive)))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             status, headers, body = 400, TEXT_HEADERS, b"Bad Request"
+    elif method == "POST" and path.endswith("/items"):
+        status, headers, body = _place(scope, path, await _read_body(receive))
     else:
         status, headers, body = 404, TEXT_HEADERS, b"Not Found"
     await send(_start(status, headers))

@@ -298,3 +298,25 @@ def test_a_thread_hammering_the_memory_backend_stays_consistent() -> None:
     for thread in threads:
         thread.join()
     assert sum(allowed) == 100
+
+
+def test_rate_limited_typed_handlers_get_their_parameters_after_the_check() -> None:
+    router = Router()
+
+    @router.get("/with-request/{n:int}")
+    @rate_limit("100/minute")
+    async def with_request(request: Request, n: int, q: int = 1) -> dict[str, int]:
+        return {"n": n, "q": q}
+
+    @router.get("/typed/{n:int}")
+    @rate_limit("2/minute")
+    async def typed(n: int, q: int = 1) -> dict[str, int]:
+        return {"n": n, "q": q}
+
+    with TestClient(create_app(router, injector=RateLimitInjector())) as client:
+        assert client.get("/with-request/3?q=4").json() == {"n": 3, "q": 4}
+        assert client.get("/typed/3?q=5").json() == {"n": 3, "q": 5}
+        invalid = client.get("/typed/3?q=x")
+        assert invalid.status_code == 422
+        assert invalid.json()["detail"][0]["loc"] == ["query", "q"]
+        assert client.get("/typed/3").status_code == 429  # the limit is checked first

@@ -821,3 +821,16 @@ async def test_invalid_content_length_is_a_400(
 
     assert sent[0]["status"] == 400
     assert msgspec.json.decode(sent[1]["body"]) == {"detail": "Invalid Content-Length"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "a=1", "a=1&b=2&a=3", "a", "a=", "=x", "&&a=1&", "a==b", "=", "a&b", "x=1;y=2", "é=ü"],
+)
+def test_query_strings_without_escapes_parse_as_parse_qsl_does(query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from fastware_core.request import parse_query_string
+
+    expected = parse_qsl(query, keep_blank_values=True)
+    assert parse_query_string(query).multi_items() == expected

@@ -105,7 +105,7 @@ def test_build_id_does_not_follow_symlinked_directories(tmp_path: Path) -> None:
 
 def test_an_api_only_app_has_no_runtime_and_no_extra_routes() -> None:
     router = api_router()
-    app = create_app(router)
+    app = create_app(router, openapi_path=None, docs_path=None)
     assert app.runtime is None
     assert app._compile().entries == router.compile().entries
     with TestClient(app) as client:

@@ -63,7 +63,7 @@ def test_no_command_and_unknown_commands(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["nope"]) == 2
     assert capsys.readouterr().err == (
         "fastware: error: unknown command 'nope' "
-        "(commands: dev, errors, flags, routes, serve, status, stop, tasks, users; "
+        "(commands: dev, errors, flags, openapi, routes, serve, status, stop, tasks, users; "
         "try 'fastware --help')\n"
     )
     assert main(["--bogus"]) == 2
@@ -215,3 +215,69 @@ def test_usage_errors_are_one_line_naming_help(capsys: pytest.CaptureFixture[str
     assert err.count("\n") == 1
     assert "argument --loop: invalid choice: 'tokio'" in err
     assert err.endswith("(try 'fastware serve --help')\n")
+
+
+OPENAPI_DEMO = '''
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from fastware import Depends, Query, Router, create_app
+from fastware_auth import get_current_user
+
+
+class Note(msgspec.Struct):
+    text: str
+
+
+router = Router()
+
+
+@router.post("/notes/{note_id:int}", status_code=201, tags=["notes"])
+async def save_note(
+    note_id: int,
+    note: Note,
+    user: Annotated[dict, Depends(get_current_user)],
+    draft: Annotated[bool, Query()] = False,
+) -> Note:
+    """Save a note."""
+    return note
+
+
+app = create_app(router, title="Notes")
+'''
+
+
+def test_openapi_prints_the_document(tmp_path: Path) -> None:
+    from openapi_spec_validator import validate
+
+    (tmp_path / "openapi_demo.py").write_text(OPENAPI_DEMO)
+    result = run_module("openapi", "openapi_demo:app", "--app-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    validate(document)
+    operation = document["paths"]["/notes/{note_id}"]["post"]
+    assert operation["summary"] == "Save a note."
+    assert [p["name"] for p in operation["parameters"]] == ["note_id", "draft"]  # not `user`
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+    written = tmp_path / "openapi.json"
+    result = run_module(
+        "openapi", "openapi_demo:app", "--app-dir", str(tmp_path), "-o", str(written)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(written.read_text()) == document
+
+
+def test_openapi_refuses_what_is_not_an_app(tmp_path: Path) -> None:
+    (tmp_path / "openapi_demo.py").write_text(OPENAPI_DEMO)
+    result = run_module("openapi", "openapi_demo:router", "--app-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert "not a fastware app" in result.stderr
+    missing = run_module("openapi", "nowhere_at_all:app", "--app-dir", str(tmp_path))
+    assert missing.returncode != 0
+    assert missing.stderr.strip().count("\n") == 0

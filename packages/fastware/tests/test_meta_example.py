@@ -55,3 +55,23 @@ async def test_items_api_and_live_updates() -> None:
         assert 'data: {"id":2,"name":"lamp","price":19.5}' in received
         listed = (await client.get("/items")).json()
         assert [item["name"] for item in listed] == ["teapot", "lamp"]
+
+
+@pytest.mark.anyio
+async def test_typed_routes_validate_and_the_docs_are_served() -> None:
+    from openapi_spec_validator import validate
+
+    example = load_example()
+    async with AsyncTestClient(example.app) as client:
+        assert (await client.get("/items?limit=1")).json() == [{"name": "teapot", "price": 12.0}]
+        refused = await client.get("/items?limit=0")
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["query", "limit"]
+        bad_body = await client.post("/items", json={"name": "lamp"})
+        assert bad_body.json()["detail"][0]["loc"] == ["body", "price"]
+        document = (await client.get("/openapi.json")).json()
+        validate(document)
+        assert set(document["paths"]) == {"/items", "/items/{item_id}", "/events"}
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        assert "swagger-ui-bundle.js" in page.text

@@ -44,7 +44,13 @@ from .sessions import SessionCookies, generate_csrf_token
 from .tokens import KeySet, SigningKey, TokenVerifier, create_token
 from .users import UserRecord, UserStore, normalize_username
 
-__all__ = ("DEFAULT_TOKEN_LIFETIME", "Auth", "LoginResult", "PublicUser")
+__all__ = ("BEARER_SECURITY", "DEFAULT_TOKEN_LIFETIME", "Auth", "LoginResult", "PublicUser")
+
+BEARER_SECURITY: dict[str, dict[str, str]] = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+}
+"""The OpenAPI security scheme of the token dependencies: every dependency that needs a
+signed-in user carries it as ``openapi_security`` (fastware_core.openapi reads it)."""
 
 logger = logging.getLogger("fastware.auth")
 
@@ -314,6 +320,7 @@ class Auth:
             return claims
 
         current_user.__qualname__ = "Auth.current_user"
+        current_user.openapi_security = BEARER_SECURITY  # type: ignore[attr-defined]
         return current_user
 
     def _make_optional_user(self) -> Callable[[Any], Awaitable[dict[str, Any] | None]]:
@@ -492,5 +499,6 @@ def _role_dependency(
         raise HTTPError(403, message)
 
     require_role.__qualname__ = f"require_role({', '.join(map(repr, roles))})"
+    require_role.openapi_security = BEARER_SECURITY  # type: ignore[attr-defined]
     cache[roles] = require_role
     return require_role

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .auth import Auth, _role_dependency
+from .auth import BEARER_SECURITY, Auth, _role_dependency
 from .exceptions import AuthConfigurationError
 
 __all__ = ("auth_for", "get_current_user", "get_optional_user", "require_role")
@@ -68,6 +68,9 @@ async def get_current_user(request: Any, *, allow_query_token: bool = False) -> 
         AuthConfigurationError: when no secret is configured (see the module docs).
     """
     return await auth_for(request).user_from(request, allow_query_token=allow_query_token)
+
+
+get_current_user.openapi_security = BEARER_SECURITY  # type: ignore[attr-defined]
 
 
 async def get_optional_user(request: Any) -> dict[str, Any] | None:

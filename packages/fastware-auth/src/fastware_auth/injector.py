@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastware_core import FastwareError
+from fastware_core.binding import bind_parameters
 from fastware_core.injection import Injector
 from fastware_core.routing import RouteEntry
 
@@ -53,16 +54,15 @@ class RateLimitInjector:
             return self._inner_call(entry, websocket)
         for limit in record.limits:
             self._limits[id(limit)] = limit
-        bare = RouteEntry(
-            entry.method,
-            entry.segments,
-            entry.handler,
-            entry.deps,
-            entry.response_model,
-            record.unchecked,
+        # The handler without its own check; the parameters it declares (fastware_core.params)
+        # are read around that call, exactly as the app would around the handler.
+        bare = bind_parameters(
+            entry.with_call(record.unchecked),
+            websocket,
+            getattr(self.inner, "claims_parameter", None),
         )
         call = self._inner_call(bare, websocket)
-        return record.guard(call if call is not None else record.unchecked)
+        return record.guard(call if call is not None else bare.call)
 
     def _inner_call(
         self, entry: RouteEntry, websocket: bool

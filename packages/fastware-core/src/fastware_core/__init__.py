@@ -27,6 +27,7 @@ from .exceptions import (
     MissingPackageError,
     RouteDefinitionError,
 )
+from .params import Body, Cookie, Header, Path, Query, RequestValidationError
 from .request import Request
 from .responses import (
     BytesResponse,
@@ -58,19 +59,25 @@ __all__ = (
     "App",
     "AppConfig",
     "AsyncTestClient",
+    "Body",
     "BytesResponse",
+    "Cookie",
     "FastwareError",
     "FileResponse",
     "HTMLResponse",
     "HTTPError",
+    "Header",
     "Headers",
     "JSONResponse",
     "LifespanError",
     "MissingPackageError",
+    "Path",
+    "Query",
     "QueryParams",
     "Receive",
     "RedirectResponse",
     "Request",
+    "RequestValidationError",
     "Response",
     "RouteDefinitionError",
     "Router",

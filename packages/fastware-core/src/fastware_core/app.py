@@ -124,6 +124,18 @@ class AppConfig:
     tasks: TaskRegistry | None = None
     """Background tasks, started after the lifespan started and stopped (in reverse start
     order) before it ends."""
+    openapi_path: str | None = "/openapi.json"
+    """Where the app serves its OpenAPI 3.1 document (``None``: not served; ``app.openapi()``
+    still builds it). A user route at the same path wins."""
+    docs_path: str | None = "/docs"
+    """Where the app serves its interactive docs page (Swagger UI, whose files come from
+    ``fastware-core[docs]``); ``None`` switches it off. A user route at the same path wins."""
+    title: str | None = None
+    """The OpenAPI document's title (default: ``name``, else "fastware app")."""
+    version: str = "0.1.0"
+    """The API's version in the OpenAPI document."""
+    description: str | None = None
+    """The API's description in the OpenAPI document (Markdown)."""
     json_content_types_only: bool = True
     """``request.json()``/``json_as()`` answer 415 for a body whose Content-Type is not JSON
     (``application/json`` or ``*/*+json``): a cross-site form can post ``text/plain`` or a

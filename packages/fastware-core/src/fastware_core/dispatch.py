@@ -23,6 +23,7 @@ import msgspec
 
 from ._deadlines import Deadlines
 from ._json import encode_json
+from .binding import bind_parameters
 from .connection import Connection
 from .datastructures import State
 from .exceptions import FastwareError, HTTPError
@@ -35,10 +36,11 @@ from .middleware import (
     RequestTimingMiddleware,
     TrustedHostMiddleware,
 )
+from .openapi import build_openapi, docs_entries
 from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
-from .routing import CompiledRouter, RouteEntry, Router
+from .routing import CompiledRouter, RouteEntry, Router, _Mount
 from .runtime import FastwareRuntime, runtime_enabled
 from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
 from .types import Rendered
@@ -96,6 +98,8 @@ class Dispatcher:
         self._recorder = config.error_recorder
         """Where unhandled exceptions go (:mod:`fastware_core.recording`); error paths only."""
         self._compiled: CompiledRouter | None = None
+        self._openapi: dict[str, Any] | None = None
+        self._openapi_bytes = b""
         self._routes_checked = False  # a broken route raises at create_app, later it answers 500
         self._static = StaticFiles(config.static_dir) if config.static_dir is not None else None
         self._static_prefix = "/" + config.static_path.strip("/")
@@ -188,16 +192,64 @@ class Dispatcher:
 
     def _router_changed(self) -> None:
         self._compiled = None
+        self._openapi = None
+
+    # -- OpenAPI -------------------------------------------------------------------------------
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app's HTTP routes (built once per router change;
+        see :mod:`fastware_core.openapi`).
+
+        Raises:
+            FastwareError: a route declares a type msgspec cannot describe.
+        """
+        document = self._openapi
+        if document is None:
+            config = self.config
+            document = self._openapi = build_openapi(
+                self.router.compile().entries,
+                title=self.openapi_title(),
+                version=config.version,
+                description=config.description,
+            )
+            self._openapi_bytes = encode_json(document)
+        return document
+
+    def openapi_bytes(self) -> bytes:
+        """:meth:`openapi` encoded as JSON."""
+        self.openapi()
+        return self._openapi_bytes
+
+    def openapi_title(self) -> str:
+        """The document's title: ``AppConfig.title``, else the app's name."""
+        return self.config.title or self.config.name or "fastware app"
+
+    def _with_docs(self, compiled: CompiledRouter) -> CompiledRouter:
+        """``compiled`` plus the OpenAPI document and docs page routes (unless switched off
+        or a user route takes their paths)."""
+        config = self.config
+        if config.openapi_path is None and config.docs_path is None:
+            return compiled
+        extra = docs_entries(self, lambda path: compiled.lookup("GET", path) is not None)
+        if not extra:
+            return compiled
+        mounts = [_Mount(prefix, app) for prefix, app in compiled.mounts_with_root()]
+        ws = compiled.ws.entries if compiled.ws is not None else None
+        return CompiledRouter([*compiled.entries, *extra], mounts, ws)
 
     def _compile(self) -> CompiledRouter:
         """The compiled router, prepared by the injector; rebuilt after the router changed."""
         compiled = self._compiled
         if compiled is not None:
             return compiled
+        injector = self._injector
+        strict = not self._routes_checked
         source = self.router.compile()
         if self.runtime is not None:
             source = self.runtime.merged(source)
-        injector = self._injector
+        source = source.transformed(
+            partial(_bound, getattr(injector, "claims_parameter", None), strict, self.logger)
+        )
         if injector is None:
             for entry in [*source.entries, *(source.ws.entries if source.ws else ())]:
                 if entry.deps:
@@ -210,12 +262,14 @@ class Dispatcher:
         else:
             # At create_app a broken route raises; a route added later cannot raise into an
             # unrelated request, so it answers 500 itself (and the error is logged).
-            strict = not self._routes_checked
             compiled = source.transformed(
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
         compiled = gate_routes(
-            compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
+            self._with_docs(compiled),
+            self.config.features,
+            strict=not self._routes_checked,
+            logger=self.logger,
         )
         if self._route_wrappers:
             compiled = compiled.transformed(partial(_wrapped_route, self._route_wrappers))
@@ -564,6 +618,27 @@ def _builtin_hooks(config: AppConfig) -> list[HookMiddleware]:
     return hooks
 
 
+def _bound(
+    claims: Callable[[Any], bool] | None,
+    strict: bool,
+    logger: logging.Logger,
+    entry: RouteEntry,
+    websocket: bool,
+) -> RouteEntry:
+    """``entry`` calling its handler with the parameters it declares (:mod:`.params`)."""
+    try:
+        return bind_parameters(entry, websocket, claims)
+    except Exception as exc:
+        if strict:
+            raise
+        logger.error("Route %s %s cannot be served: %s", entry.method, entry.path, exc)
+        return entry.with_call(partial(_broken_signature, exc))
+
+
+async def _broken_signature(error: Exception, connection: Any, **values: Any) -> Any:
+    raise FastwareError(f"this route's parameters cannot be filled: {error}") from error
+
+
 def _prepared(
     injector: Injector, entry: RouteEntry, websocket: bool, strict: bool, logger: logging.Logger
 ) -> RouteEntry:
@@ -576,15 +651,7 @@ def _prepared(
         call = partial(_broken_route, exc)
     if call is None:
         return entry
-    return RouteEntry(
-        entry.method,
-        entry.segments,
-        entry.handler,
-        entry.deps,
-        entry.response_model,
-        call,
-        entry.feature,
-    )
+    return entry.with_call(call)
 
 
 def _wrapped_route(
@@ -599,15 +666,7 @@ def _wrapped_route(
         call = hook.wrap_route(call)
     if call is entry.call:
         return entry
-    return RouteEntry(
-        entry.method,
-        entry.segments,
-        entry.handler,
-        entry.deps,
-        entry.response_model,
-        call,
-        entry.feature,
-    )
+    return entry.with_call(call)
 
 
 async def _broken_route(error: Exception, connection: Any) -> Any:

@@ -95,14 +95,6 @@ def gate_routes(
                 raise error
             (logger or logging.getLogger("fastware")).error("%s; it answers 404", error)
         wrap = _gated_websocket if websocket else _gated_http
-        return RouteEntry(
-            entry.method,
-            entry.segments,
-            entry.handler,
-            entry.deps,
-            entry.response_model,
-            wrap(entry.call, enabled, name),
-            name,
-        )
+        return entry.with_call(wrap(entry.call, enabled, name), feature=name)
 
     return compiled.transformed(transform)

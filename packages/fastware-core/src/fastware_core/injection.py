@@ -8,16 +8,23 @@ fastware-di's ``DependencyResolver`` by default. Without an injector, a route th
 The app asks the injector once per route, when it compiles the router, for the callable to
 await instead of the route's handler. A route without dependencies gets ``None`` back and is
 called directly, so it pays nothing for dependency injection.
+
+Typed handler parameters (:mod:`fastware_core.params`) are read by the app itself. An
+injector that fills parameters by marker also has ``claims_parameter(parameter) -> bool``
+(optional; :class:`ParameterClaims`), so the app leaves those to it; ``entry.bound`` tells
+the injector which parameters the app fills, and ``entry.call`` already fills them when it
+gets the injector's keyword values.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from .routing import RouteEntry
 
-__all__ = ("Injector", "RouteCall")
+__all__ = ("Injector", "ParameterClaims", "RouteCall")
 
 RouteCall = Callable[[Any], Awaitable[Any]]
 """What the app awaits for a route: ``call(request_or_websocket) -> result``."""
@@ -49,4 +56,12 @@ class Injector(Protocol):
 
     async def shutdown(self) -> None:
         """Tear app-scoped dependencies down; the app calls it before the lifespan ends."""
+        ...
+
+
+class ParameterClaims(Protocol):
+    """The optional part of an :class:`Injector` that fills handler parameters by marker."""
+
+    def claims_parameter(self, parameter: inspect.Parameter) -> bool:
+        """Whether the injector fills ``parameter`` (its annotation already evaluated)."""
         ...

@@ -88,6 +88,14 @@ def parse_query_string(query_string: str) -> QueryParams:
     Raises:
         HTTPError: 400 when a value is not valid UTF-8 once percent-decoded.
     """
+    if "%" not in query_string and "+" not in query_string:
+        # Nothing to decode: what parse_qsl gives, without its per-pair unquoting.
+        pairs = []
+        for part in query_string.split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                pairs.append((name, value))
+        return QueryParams(pairs)
     try:
         pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:

@@ -15,13 +15,13 @@ import inspect
 import re
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from .exceptions import RouteDefinitionError
 from .types import ASGIApp
 
-__all__ = ("HTTP_METHODS", "ParsedSegment", "RouteEntry", "Router", "parse_path")
+__all__ = ("HTTP_METHODS", "ParsedSegment", "RouteEntry", "RouteOptions", "Router", "parse_path")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
@@ -148,15 +148,56 @@ def _threaded(handler: Callable[..., Any]) -> Callable[..., Any]:
     return call_in_thread
 
 
+class RouteOptions(TypedDict, total=False):
+    """What a route may say about itself beyond its handler (all optional keywords of the
+    route decorators): its success status and how it appears in the OpenAPI document."""
+
+    status_code: int
+    """The status of a successful answer when the handler returns data, not a Response."""
+    tags: Sequence[str]
+    """OpenAPI tags grouping the operation on the docs page."""
+    summary: str
+    """The operation's one-line summary (default: the docstring's first line)."""
+    description: str
+    """The operation's description (default: the rest of the docstring)."""
+    deprecated: bool
+    """Mark the operation deprecated in the OpenAPI document."""
+    include_in_schema: bool
+    """``False`` leaves the route out of the OpenAPI document."""
+    operation_id: str
+    """The OpenAPI ``operationId`` (default: derived from the handler and the method)."""
+    responses: Mapping[int, Any]
+    """Extra documented answers: status -> a type (its schema) or an OpenAPI response object."""
+    validate_response: bool
+    """Convert (and so check) the handler's result to its return annotation; a mismatch is
+    a logged 500, as with ``response_model``."""
+
+
+_ROUTE_OPTIONS = frozenset(RouteOptions.__annotations__)
+_NO_OPTIONS: RouteOptions = {}
+
+
+def _check_options(options: Mapping[str, Any]) -> RouteOptions:
+    unknown = sorted(set(options) - _ROUTE_OPTIONS)
+    if unknown:
+        raise RouteDefinitionError(f"Unknown route option(s): {', '.join(unknown)}")
+    status = options.get("status_code")
+    if status is not None and (type(status) is not int or not 100 <= status <= 599):
+        raise RouteDefinitionError(f"status_code must be an int from 100 to 599, not {status!r}")
+    return RouteOptions(**options) if options else _NO_OPTIONS  # type: ignore[typeddict-item]
+
+
 class RouteEntry:
     """One registered HTTP route, as the app dispatches it."""
 
     __slots__ = (
+        "bound",
         "call",
         "deps",
         "feature",
         "handler",
         "method",
+        "options",
         "path",
         "response_model",
         "segments",
@@ -178,6 +219,11 @@ class RouteEntry:
     """The parsed pattern."""
     feature: str | None
     """The feature flag gating this route (answered 404 while it is off), or ``None``."""
+    options: RouteOptions
+    """Status code and OpenAPI details given at registration (see :class:`RouteOptions`)."""
+    bound: frozenset[str]
+    """Handler parameters the app itself fills from the request (path, query, header,
+    cookie, body: :mod:`fastware_core.params`); an injector leaves them alone."""
 
     def __init__(
         self,
@@ -188,6 +234,8 @@ class RouteEntry:
         response_model: Any,
         call: Callable[..., Any] | None = None,
         feature: str | None = None,
+        options: RouteOptions | None = None,
+        bound: frozenset[str] = frozenset(),
     ) -> None:
         self.method = method
         self.segments = segments
@@ -197,6 +245,22 @@ class RouteEntry:
         self.deps = deps or None
         self.response_model = response_model
         self.feature = feature
+        self.options = options or _NO_OPTIONS
+        self.bound = bound
+
+    def with_call(self, call: Callable[..., Any], **changes: Any) -> RouteEntry:
+        """A copy awaiting ``call`` instead (``feature=`` and ``bound=`` may change too)."""
+        return RouteEntry(
+            self.method,
+            self.segments,
+            self.handler,
+            self.deps,
+            self.response_model,
+            call,
+            changes.get("feature", self.feature),
+            self.options,
+            changes.get("bound", self.bound),
+        )
 
     def __repr__(self) -> str:
         name = getattr(self.handler, "__qualname__", self.handler)
@@ -310,6 +374,7 @@ class _Registered(NamedTuple):
     response_model: Any
     call: Callable[..., Any]
     feature: str | None
+    options: RouteOptions = _NO_OPTIONS
 
 
 def _check_feature(feature: str | None) -> str | None:
@@ -568,11 +633,13 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         """Register ``handler`` for ``method`` (any case) at ``path``.
 
         ``feature`` names a feature flag: while it is off the route answers 404, as if it
-        did not exist (the app needs ``create_app(..., features=flags)``).
+        did not exist (the app needs ``create_app(..., features=flags)``). ``options`` are
+        :class:`RouteOptions` (``status_code=``, ``tags=``, ``summary=``, ...).
 
         Raises:
             RouteDefinitionError: for an invalid method, pattern or converter, or when the
@@ -592,6 +659,7 @@ class Router:
             response_model,
             call,
             _check_feature(feature),
+            _check_options(options),
         )
         self._claim(registered, websocket=False)
         self._routes.append(registered)
@@ -625,6 +693,7 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator registering the function for each of ``methods`` at ``path``."""
         if isinstance(methods, str):
@@ -642,6 +711,7 @@ class Router:
                     deps=deps,
                     response_model=response_model,
                     feature=feature,
+                    **options,
                 )
             return handler
 
@@ -654,10 +724,17 @@ class Router:
         deps: Mapping[str, Any] | None,
         response_model: Any,
         feature: str | None,
+        options: RouteOptions,
     ) -> Callable[[HandlerT], HandlerT]:
         def register(handler: HandlerT) -> HandlerT:
             self.add_route(
-                method, path, handler, deps=deps, response_model=response_model, feature=feature
+                method,
+                path,
+                handler,
+                deps=deps,
+                response_model=response_model,
+                feature=feature,
+                **options,
             )
             return handler
 
@@ -670,9 +747,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a GET route (HEAD is answered from it, without a body)."""
-        return self._verb("GET", path, deps, response_model, feature)
+        return self._verb("GET", path, deps, response_model, feature, options)
 
     def post(
         self,
@@ -681,9 +759,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a POST route."""
-        return self._verb("POST", path, deps, response_model, feature)
+        return self._verb("POST", path, deps, response_model, feature, options)
 
     def put(
         self,
@@ -692,9 +771,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a PUT route."""
-        return self._verb("PUT", path, deps, response_model, feature)
+        return self._verb("PUT", path, deps, response_model, feature, options)
 
     def patch(
         self,
@@ -703,9 +783,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a PATCH route."""
-        return self._verb("PATCH", path, deps, response_model, feature)
+        return self._verb("PATCH", path, deps, response_model, feature, options)
 
     def delete(
         self,
@@ -714,9 +795,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a DELETE route."""
-        return self._verb("DELETE", path, deps, response_model, feature)
+        return self._verb("DELETE", path, deps, response_model, feature, options)
 
     def head(
         self,
@@ -725,9 +807,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for an explicit HEAD route (overrides the answer derived from GET)."""
-        return self._verb("HEAD", path, deps, response_model, feature)
+        return self._verb("HEAD", path, deps, response_model, feature, options)
 
     def options(
         self,
@@ -736,9 +819,10 @@ class Router:
         deps: Mapping[str, Any] | None = None,
         response_model: Any = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for an OPTIONS route."""
-        return self._verb("OPTIONS", path, deps, response_model, feature)
+        return self._verb("OPTIONS", path, deps, response_model, feature, options)
 
     def add_ws_route(
         self,
@@ -747,6 +831,7 @@ class Router:
         *,
         deps: Mapping[str, Any] | None = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         """Register an async WebSocket handler, called as ``handler(websocket, **deps)``.
 
@@ -760,7 +845,14 @@ class Router:
         segments = parse_path(path)
         deps_dict = dict(deps) if deps else None
         registered = _Registered(
-            "GET", segments, handler, deps_dict, None, handler, _check_feature(feature)
+            "GET",
+            segments,
+            handler,
+            deps_dict,
+            None,
+            handler,
+            _check_feature(feature),
+            _check_options(options),
         )
         self._claim(registered, websocket=True)
         self._ws_routes.append(registered)
@@ -772,11 +864,12 @@ class Router:
         *,
         deps: Mapping[str, Any] | None = None,
         feature: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> Callable[[HandlerT], HandlerT]:
         """Decorator for a WebSocket route (same path syntax as HTTP routes)."""
 
         def register(handler: HandlerT) -> HandlerT:
-            self.add_ws_route(path, handler, deps=deps, feature=feature)
+            self.add_ws_route(path, handler, deps=deps, feature=feature, **options)
             return handler
 
         return register
@@ -869,7 +962,16 @@ class Router:
             if prefix and segments[-1] == ParsedSegment("", None) and len(segments) > 1:
                 segments = segments[:-1]
             ws_entries.append(
-                RouteEntry(reg.method, segments, reg.handler, merged, None, reg.call, reg.feature)
+                RouteEntry(
+                    reg.method,
+                    segments,
+                    reg.handler,
+                    merged,
+                    None,
+                    reg.call,
+                    reg.feature,
+                    reg.options,
+                )
             )
         for reg in self._routes:
             merged = {**deps, **reg.deps} if deps and reg.deps else (reg.deps or deps)
@@ -885,6 +987,7 @@ class Router:
                     reg.response_model,
                     reg.call,
                     reg.feature,
+                    reg.options,
                 )
             )
         for mount in self._mounts:

@@ -148,6 +148,16 @@ class CallableInfo:
             self.conn_name = chosen.name
         return chosen
 
+    def without(self, names: frozenset[str]) -> CallableInfo:
+        """A copy that leaves the parameters ``names`` to someone else (the app fills them
+        from the request)."""
+        copy = CallableInfo.__new__(CallableInfo)
+        for slot in CallableInfo.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        copy.named = [(name, required) for name, required in self.named if name not in names]
+        copy.accepted = self.accepted - names
+        return copy
+
     def accepts(self, name: str) -> bool:
         """Whether the callable takes a keyword argument ``name``."""
         return self.var_keyword or name in self.accepted
@@ -211,6 +221,11 @@ def _evaluate(text: str, namespace: dict[str, Any], target: Any, name: str) -> A
                 f"{describe(target)}: {exc}; make the names it uses importable at runtime"
             ) from None
         return inspect.Parameter.empty  # an annotation DI does not need
+
+
+def marker_of(param: inspect.Parameter) -> Dependency | None:
+    """The ``Depends`` marker of a parameter (its default or ``Annotated`` metadata)."""
+    return _marker(param)
 
 
 def _marker(param: inspect.Parameter) -> Dependency | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -12,7 +13,7 @@ from fastware_core.routing import RouteEntry
 
 from ._plan import Compiler, InfoCache, Plan
 from ._run import GuardedStream, report_twice, run_steps, unwind
-from ._signature import CallableInfo, describe
+from ._signature import CallableInfo, describe, marker_of
 from .exceptions import DependencyError
 from .overrides import DependencyOverrides
 
@@ -90,6 +91,8 @@ class DependencyResolver:
             handler = self._infos.get(entry.handler, handler=True)
         except DependencyError as exc:
             raise DependencyError(f"{label}: {exc}") from None
+        if entry.bound:  # parameters the app fills from the request (fastware_core.params)
+            handler = handler.without(entry.bound)
         deps = entry.deps or {}
         if not deps and not handler.markers:
             return None
@@ -97,6 +100,11 @@ class DependencyResolver:
         self._route_count += 1
         self._routes[self._route_count] = route
         return route
+
+    def claims_parameter(self, parameter: inspect.Parameter) -> bool:
+        """Whether a handler parameter is injected here (it carries a ``Depends`` marker),
+        so the app does not read it from the request."""
+        return marker_of(parameter) is not None
 
     async def startup(self) -> None:
         """Create every app-scoped dependency the routes use, in dependency order (routes in

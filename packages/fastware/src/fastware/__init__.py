@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         send_error,
         set_cookie,
     )
+    from fastware_core.params import Body, Cookie, Header, Path, Query, RequestValidationError
     from fastware_dev.devconfig import DevConfig, find_dev_pyproject, load_dev_config
     from fastware_dev.exceptions import DevConfigError, DevRunError
     from fastware_dev.supervise import run_dev
@@ -76,6 +77,12 @@ if TYPE_CHECKING:
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
+    "Body": "fastware_core.params",
+    "Cookie": "fastware_core.params",
+    "Header": "fastware_core.params",
+    "Path": "fastware_core.params",
+    "Query": "fastware_core.params",
+    "RequestValidationError": "fastware_core.params",
     "AlreadyRunningError": "fastware_server.exceptions",
     "AppConfig": "fastware_core.app",
     "Auth": "fastware_auth",
@@ -140,8 +147,10 @@ __all__ = (
     "AppConfig",
     "AsyncTestClient",
     "Auth",
+    "Body",
     "Broadcaster",
     "BytesResponse",
+    "Cookie",
     "DependencyResolver",
     "Depends",
     "DevConfig",
@@ -151,12 +160,16 @@ __all__ = (
     "FileResponse",
     "HTMLResponse",
     "HTTPError",
+    "Header",
     "JSONResponse",
+    "Path",
     "PortInUseError",
+    "Query",
     "Receive",
     "RedirectResponse",
     "RegistryEntry",
     "Request",
+    "RequestValidationError",
     "Router",
     "Scope",
     "Send",

@@ -22,9 +22,11 @@ from fastware_core import FastwareError
 __all__ = (
     "ENTRY_POINT_GROUP",
     "Command",
+    "OpenAPICommand",
     "RoutesCommand",
     "TasksCommand",
     "main",
+    "openapi_command",
     "routes_command",
     "tasks_command",
 )
@@ -240,6 +242,49 @@ class RoutesCommand:
 
 routes_command = RoutesCommand()
 """The ``routes`` command (entry point ``fastware.cli: routes``)."""
+
+
+# -- fastware openapi -------------------------------------------------------------------------
+
+
+class OpenAPICommand:
+    """``fastware openapi MODULE:APP``."""
+
+    help = "Print an app's OpenAPI 3.1 document (JSON) or write it to a file."
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the arguments."""
+        parser.add_argument("target", metavar="MODULE:APP", help="the app, e.g. hello:app")
+        parser.add_argument("--app-dir", metavar="DIR", help="import the app from DIR")
+        parser.add_argument("--indent", type=int, default=2, help="spaces per level (0: compact)")
+        parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE, not stdout")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Build the document and print (or write) it."""
+        import json
+        from pathlib import Path
+
+        from fastware_server.targets import import_target, parse_target
+
+        if args.indent < 0:
+            raise ValueError(f"--indent must be 0 or more, not {args.indent}")
+        app = import_target(parse_target(args.target), args.app_dir, require_app=False)
+        build = getattr(app, "openapi", None)
+        if not callable(build):
+            raise ValueError(
+                f"{args.target} is a {type(app).__name__}, not a fastware app (create_app(...))"
+            )
+        document = build()
+        text = json.dumps(document, indent=args.indent or None, ensure_ascii=False)
+        if args.output:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+        return 0
+
+
+openapi_command = OpenAPICommand()
+"""The ``openapi`` command (entry point ``fastware.cli: openapi``)."""
 
 
 # -- fastware tasks ----------------------------------------------------------------------------
