@@ -40,7 +40,7 @@ from .openapi import build_openapi, docs_entries
 from .recording import record_error
 from .request import Request, build_request
 from .responses import Response, header_pairs
-from .routing import CompiledRouter, RouteEntry, Router, _Mount
+from .routing import CompiledRouter, RouteEntry, Router
 from .runtime import FastwareRuntime, runtime_enabled
 from .staticfiles import HeaderLookup, SPAFallback, StaticFiles
 from .types import Rendered
@@ -233,9 +233,7 @@ class Dispatcher:
         extra = docs_entries(self, lambda path: compiled.lookup("GET", path) is not None)
         if not extra:
             return compiled
-        mounts = [_Mount(prefix, app) for prefix, app in compiled.mounts_with_root()]
-        ws = compiled.ws.entries if compiled.ws is not None else None
-        return CompiledRouter([*compiled.entries, *extra], mounts, ws)
+        return compiled.extended(after=extra)
 
     def _compile(self) -> CompiledRouter:
         """The compiled router, prepared by the injector; rebuilt after the router changed."""

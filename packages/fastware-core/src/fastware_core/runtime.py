@@ -38,7 +38,7 @@ from ._json import encode_json
 from .exceptions import HTTPError
 from .request import Request
 from .responses import BytesResponse, JSONResponse, Response, StreamResponse
-from .routing import CompiledRouter, Router, _Mount
+from .routing import CompiledRouter, Router
 
 if TYPE_CHECKING:
     from .app import AppConfig
@@ -211,10 +211,7 @@ class FastwareRuntime:
                     entry.method,
                     entry.path,
                 )
-        mounts = [_Mount(prefix, app) for prefix, app in source.mounts_with_root()]
-        merged = CompiledRouter(
-            [*self._entries, *source.entries], mounts, source.ws.entries if source.ws else None
-        )
+        merged = source.extended(before=self._entries)
         self._merged = (source, merged)
         return merged
 
