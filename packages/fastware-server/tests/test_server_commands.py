@@ -4,13 +4,14 @@ import argparse
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from fastware_server import NotRunningError
 from fastware_server.commands import serve, status, stop
-from fastware_server.process import process_start
+from fastware_server.process import command_line, process_start
 from fastware_server.registry import registry_dir
 
 
@@ -101,6 +102,11 @@ def test_stop_and_status_name_the_program_a_bare_pid_file_points_at(
 ) -> None:
     bystander = subprocess.Popen(["sleep", "60"])
     try:
+        # On a loaded machine /proc can show the new process's command line empty for a
+        # moment (seen in CI once): wait until the kernel reports it.
+        deadline = time.monotonic() + 10
+        while command_line(bystander.pid) != ["sleep", "60"] and time.monotonic() < deadline:
+            time.sleep(0.01)
         pid_file = tmp_path / "app.pid"
         pid_file.write_text(str(bystander.pid))
         with pytest.raises(NotRunningError) as caught:
@@ -126,6 +132,11 @@ def test_stop_says_so_in_one_line_when_the_pid_file_names_another_program(
 ) -> None:
     bystander = subprocess.Popen(["sleep", "60"])
     try:
+        # On a loaded machine /proc can show the new process's command line empty for a
+        # moment (seen in CI once): wait until the kernel reports it.
+        deadline = time.monotonic() + 10
+        while command_line(bystander.pid) != ["sleep", "60"] and time.monotonic() < deadline:
+            time.sleep(0.01)
         pid_file = tmp_path / "app.pid"
         pid_file.write_text(str(bystander.pid))
         with pytest.raises(NotRunningError) as caught:
