@@ -27,7 +27,7 @@ from .exceptions import (
     MissingPackageError,
     RouteDefinitionError,
 )
-from .params import Body, Cookie, Header, Path, Query, RequestValidationError
+from .params import Body, Cookie, Form, Header, Path, Query, RequestValidationError
 from .request import Request
 from .responses import (
     BytesResponse,
@@ -64,6 +64,7 @@ __all__ = (
     "Cookie",
     "FastwareError",
     "FileResponse",
+    "Form",
     "HTMLResponse",
     "HTTPError",
     "Header",

@@ -237,6 +237,42 @@ def _body_reader(param: DeclaredParameter) -> Reader:
     return read_body
 
 
+_SEQUENCE_TYPES = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+)
+
+
+def _form_reader(param: DeclaredParameter) -> Reader:
+    """``await request.form()`` decoded into the parameter's type (:func:`~.params.Form`)."""
+    annotation = param.annotation
+    fields = getattr(msgspec.inspect.type_info(annotation), "fields", None) or ()
+    repeated = frozenset(f.encode_name for f in fields if isinstance(f.type, _SEQUENCE_TYPES))
+    required, default = param.required, param.default
+    fresh = _fresh(default)
+
+    async def read_form(request: Any) -> Any:
+        if not required and request.headers.get("content-type") is None:
+            return default if fresh is None else fresh(default)
+        form = await request.form()  # 415 for a body that is not a form, 413/400 past limits
+        values: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if key in repeated:
+                values.setdefault(key, []).append(value)
+            else:
+                values.setdefault(key, value)  # the first of repeated single values
+        try:
+            return msgspec.convert(values, annotation, strict=False)
+        except msgspec.ValidationError as exc:
+            message, loc = _split_error(exc)
+            kind = "missing" if message == "Field required" else "invalid"
+            raise _Invalid(["body", *loc], message, kind) from None
+
+    return read_form
+
+
 def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> Reader:
     """The reader of one parameter; what it is given depends on the source (see above)."""
     source = param.source
@@ -244,6 +280,8 @@ def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> R
         return _path_reader(param, path_names.get(param.key))
     if source == "body":
         return _body_reader(param)
+    if source == "form":
+        return _form_reader(param)
     if source in ("query", "header", "cookie"):
         if not _is_scalar_sequence(param.annotation):
             return _scalar_reader(param, _one, True)

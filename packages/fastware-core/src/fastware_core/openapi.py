@@ -34,6 +34,7 @@ import msgspec
 
 from ._json import encode_json
 from .exceptions import FastwareError, RouteDefinitionError
+from .forms import UploadFile
 from .params import _BODY_SOURCES, DeclaredParameter, _resolve_annotations, plan_for
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
@@ -149,11 +150,18 @@ class _Schemas:
         if not self.types:
             return {}
         schemas, components = msgspec.json.schema_components(
-            self.types, ref_template="#/components/schemas/{name}"
+            self.types, schema_hook=_schema_hook, ref_template="#/components/schemas/{name}"
         )
         for target, key, index in self.slots:
             target[key] = schemas[index]
         return dict(sorted(components.items()))
+
+
+def _schema_hook(annotation: Any) -> dict[str, Any]:
+    """Schemas for the types msgspec does not know: an uploaded file is a binary string."""
+    if annotation is UploadFile:
+        return {"type": "string", "format": "binary"}
+    raise NotImplementedError
 
 
 def _response_type(entry: RouteEntry, returned: Any) -> Any:

@@ -27,8 +27,9 @@ handler(request)``) is called exactly as before, at no cost.
 
 This module reads signatures (:func:`plan_for`); :mod:`fastware_core.binding` turns a plan
 into the call the app awaits. Adding a parameter source: give it a marker (a :class:`Param`
-subclass with its ``source``) and a reader builder in :data:`_READERS` (see
-:func:`_form_reader_hint`).
+subclass with its ``source``) and a reader builder in :data:`_READERS`; a source whose reader
+awaits goes in :data:`_ASYNC_SOURCES`, one read from the body in :data:`_BODY_SOURCES` (as
+the ``form`` source of :func:`Form` does, with its reader in :mod:`fastware_core.binding`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ __all__ = (
     "BodyParam",
     "Cookie",
     "CookieParam",
+    "Form",
+    "FormParam",
     "Header",
     "HeaderParam",
     "Param",
@@ -200,6 +203,22 @@ class BodyParam(Param):
         """The documented Content-Type of the body."""
 
 
+class FormParam(Param):
+    """The form body (URL-encoded or ``multipart/form-data``) as one typed object: a Struct,
+    dataclass, TypedDict or ``dict`` whose fields are the form's fields. A file field is typed
+    :class:`~fastware_core.forms.UploadFile`; a list field takes every repeated value."""
+
+    source = "form"
+    __slots__ = ("media_type",)
+
+    def __init__(
+        self, default: Any = _MISSING, *, media_type: str = "multipart/form-data", **kw: Any
+    ) -> None:
+        super().__init__(default, **kw)
+        self.media_type = media_type
+        """The documented Content-Type of the body."""
+
+
 def Query(default: Any = _MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
     """A query-string parameter: ``Annotated[int, Query(ge=1)]`` or ``= Query(10, ge=1)``.
 
@@ -237,6 +256,15 @@ def Body(
     """The JSON body, for a type that would otherwise be read from the query (``dict`` and
     model types need no marker)."""
     return BodyParam(default, media_type=media_type, **constraints)
+
+
+def Form(
+    default: Any = _MISSING, *, media_type: str = "multipart/form-data", **constraints: Any
+) -> Any:
+    """The form body as one typed object: ``signup: Annotated[Signup, Form()]`` decodes
+    ``await request.form()`` into the Struct ``Signup`` (422 listing each bad field; 415 for a
+    body that is not a form). ``media_type`` is what the OpenAPI document declares."""
+    return FormParam(default, media_type=media_type, **constraints)
 
 
 class RequestValidationError(HTTPError):
@@ -561,25 +589,9 @@ Reader = Callable[[Any], Any]
 """Reads one parameter's value: given the source's values, or the connection."""
 
 
-def _form_reader_hint(param: DeclaredParameter) -> Reader:  # pragma: no cover - a placeholder
-    """Where a ``Form`` source plugs in (with ``await request.form()`` in place):
-
-    1. a marker ``class FormParam(Param): source = "form"`` (with ``media_type``, as
-       :class:`BodyParam`) and a ``Form(...)`` function returning it;
-    2. ``_READERS["form"] = builder``: ``builder(param)`` returns ``async def read(conn)``
-       that awaits ``conn.form()`` and converts it with ``msgspec.convert(..., param.annotation,
-       strict=False)``, raising ``_Invalid(["body", *loc], message, kind)`` on a
-       ``msgspec.ValidationError`` (as :func:`_body_reader` does);
-    3. ``"form"`` added to :data:`_ASYNC_SOURCES` (the generated call awaits its reader) and
-       to :data:`_BODY_SOURCES` (one body per route, none on WebSockets, and the OpenAPI
-       document shows it as the request body with the marker's ``media_type``).
-    """
-    raise NotImplementedError
-
-
 # source -> builder of the reader for one parameter (path and body are built above)
 _READERS: dict[str, Callable[[DeclaredParameter], Reader]] = {}
 # sources whose readers are coroutines (the generated call awaits them)
-_ASYNC_SOURCES: frozenset[str] = frozenset()
+_ASYNC_SOURCES: frozenset[str] = frozenset({"form"})
 # sources read from the request body: at most one per route, documented as the requestBody
-_BODY_SOURCES: frozenset[str] = frozenset({"body"})
+_BODY_SOURCES: frozenset[str] = frozenset({"body", "form"})

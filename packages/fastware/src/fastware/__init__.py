@@ -49,7 +49,15 @@ if TYPE_CHECKING:
         send_error,
         set_cookie,
     )
-    from fastware_core.params import Body, Cookie, Header, Path, Query, RequestValidationError
+    from fastware_core.params import (
+        Body,
+        Cookie,
+        Form,
+        Header,
+        Path,
+        Query,
+        RequestValidationError,
+    )
     from fastware_dev.devconfig import DevConfig, find_dev_pyproject, load_dev_config
     from fastware_dev.exceptions import DevConfigError, DevRunError
     from fastware_dev.supervise import run_dev
@@ -82,6 +90,7 @@ _LAZY: dict[str, str] = {
     "Header": "fastware_core.params",
     "Path": "fastware_core.params",
     "Query": "fastware_core.params",
+    "Form": "fastware_core.params",
     "RequestValidationError": "fastware_core.params",
     "AlreadyRunningError": "fastware_server.exceptions",
     "AppConfig": "fastware_core.app",
@@ -158,6 +167,7 @@ __all__ = (
     "DevRunError",
     "FastwareError",
     "FileResponse",
+    "Form",
     "HTMLResponse",
     "HTTPError",
     "Header",
