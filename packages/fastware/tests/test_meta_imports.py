@@ -8,9 +8,10 @@ import pytest
 
 import fastware
 
-# Every submodule path of fastware 0.6.3 (reference §0.1, design.md §3); the private helpers
-# _scope, _fswrite and _assets are not part of it.
+# Every submodule path of fastware 0.6.3 (reference §0.1, design.md §3), and _assets, the one
+# private helper (§7.3) this release keeps (_scope and _fswrite are not kept).
 COMPAT_MODULES = (
+    "_assets",
     "app",
     "audit",
     "auth",
