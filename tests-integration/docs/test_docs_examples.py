@@ -8,7 +8,8 @@ covered without touching this file. A page's blocks run in order in one fresh di
   every GET route without parameters is requested through both doors (ASGI and RSGI) and
   must not answer 5xx (``python expect-5xx``: an example that fails on purpose);
 - a ``title="name.py"`` block is saved under that name first (later blocks import it) and
-  must pass ``mypy --strict``; a ``test_*.py`` one runs under pytest;
+  must pass ``mypy --strict``; a ``test_*.py`` one runs under pytest; a titled block of
+  another language (``toml title="config.toml"``) is saved as a data file for later blocks;
 - a ``console`` block's ``fastware`` commands (``serve`` on a free port, in the background),
   ``curl`` and ``pytest`` lines run, and their output must be the output shown (``...``
   stands for any text within a line). ``curl -N`` streams in the background; its output is
@@ -151,7 +152,16 @@ class PageRun:
                 self.python(block)
             elif block.language == "console":
                 self.console(block)
+            elif block.title is not None and "fragment" not in block.words:
+                self.save(block, block.title)
         self.finish_streams()
+
+    def save(self, block: Block, title: str) -> None:
+        """A titled block of another language (``toml title="config.toml"``): a data file
+        the reader saves, written for the blocks after it."""
+        path = self.workdir / title
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(block.body)
 
     # -- python blocks ---------------------------------------------------------------------
 
