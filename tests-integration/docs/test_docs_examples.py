@@ -186,7 +186,7 @@ class PageRun:
             path.write_text(code)
             self.typecheck(block, path)
             if path.name.startswith("test_"):
-                self.pytest(block, [path.name])
+                self.pytest(block, [str(path.relative_to(self.workdir))])
                 return
         else:
             path = self.workdir / f"_docs_block_line_{block.line}.py"
@@ -222,7 +222,7 @@ class PageRun:
     def typecheck(self, block: Block, path: Path) -> None:
         """A file the reader saves passes ``mypy --strict`` (with the files saved before)."""
         result = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", path.name],
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path.relative_to(self.workdir))],
             cwd=self.workdir,
             env=env_for(self.workdir),
             capture_output=True,
@@ -231,7 +231,7 @@ class PageRun:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            self.fail(block, f"mypy --strict {path.name}:\n{result.stdout}")
+            self.fail(block, f"mypy --strict {path.relative_to(self.workdir)}:\n{result.stdout}")
 
     # -- console blocks --------------------------------------------------------------------
 
