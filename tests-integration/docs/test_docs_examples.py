@@ -221,8 +221,9 @@ class PageRun:
 
     def typecheck(self, block: Block, path: Path) -> None:
         """A file the reader saves passes ``mypy --strict`` (with the files saved before)."""
+        name = str(path.relative_to(self.workdir))
         result = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path.relative_to(self.workdir))],
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", name],
             cwd=self.workdir,
             env=env_for(self.workdir),
             capture_output=True,
@@ -231,7 +232,7 @@ class PageRun:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            self.fail(block, f"mypy --strict {path.relative_to(self.workdir)}:\n{result.stdout}")
+            self.fail(block, f"mypy --strict {name}:\n{result.stdout}")
 
     # -- console blocks --------------------------------------------------------------------
 
