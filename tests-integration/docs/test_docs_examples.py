@@ -97,6 +97,7 @@ def env_for(workdir: Path) -> dict[str, str]:
         "FASTWARE_STATE_DIR": str(workdir / ".state"),
         # The docs read secrets from the environment, as apps should.
         "JWT_SECRET": "docs-example-secret-docs-example-secret-0123456789",
+        "SESSION_SECRET": "docs-session-secret-docs-session-secret-0123456789",
     }
 
 
