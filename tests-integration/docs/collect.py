@@ -6,6 +6,8 @@ with each (the conventions are in docs/contributing.md, "Code blocks in the docs
 - ```` ```python continued ```` continues the page's previous program: the two run as one.
 - ```` ```python title="app.py" ```` is a file the reader saves under that name; it runs, and
   later blocks of the page can import it. A ``test_*.py`` title runs under pytest.
+- ```` ```toml title="config.toml" ```` (any other language with a title) is a data file the
+  reader saves: it is written under that name for the blocks after it.
 - ```` ```console ```` shows commands after ``$ `` and their output below them. The
   collector runs ``fastware serve`` (in the background, on a free port) and ``curl`` lines
   and compares the output; other commands (installing, ``cd``) are instructions only.

@@ -8,7 +8,8 @@ covered without touching this file. A page's blocks run in order in one fresh di
   every GET route without parameters is requested through both doors (ASGI and RSGI) and
   must not answer 5xx (``python expect-5xx``: an example that fails on purpose);
 - a ``title="name.py"`` block is saved under that name first (later blocks import it) and
-  must pass ``mypy --strict``; a ``test_*.py`` one runs under pytest;
+  must pass ``mypy --strict``; a ``test_*.py`` one runs under pytest; a titled block of
+  another language (``toml title="config.toml"``) is saved as a data file for later blocks;
 - a ``console`` block's ``fastware`` commands (``serve`` on a free port, in the background),
   ``curl`` and ``pytest`` lines run, and their output must be the output shown (``...``
   stands for any text within a line). ``curl -N`` streams in the background; its output is
@@ -96,6 +97,7 @@ def env_for(workdir: Path) -> dict[str, str]:
         "FASTWARE_STATE_DIR": str(workdir / ".state"),
         # The docs read secrets from the environment, as apps should.
         "JWT_SECRET": "docs-example-secret-docs-example-secret-0123456789",
+        "SESSION_SECRET": "docs-session-secret-docs-session-secret-0123456789",
     }
 
 
@@ -151,7 +153,16 @@ class PageRun:
                 self.python(block)
             elif block.language == "console":
                 self.console(block)
+            elif block.title is not None and "fragment" not in block.words:
+                self.save(block, block.title)
         self.finish_streams()
+
+    def save(self, block: Block, title: str) -> None:
+        """A titled block of another language (``toml title="config.toml"``): a data file
+        the reader saves, written for the blocks after it."""
+        path = self.workdir / title
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(block.body)
 
     # -- python blocks ---------------------------------------------------------------------
 
@@ -176,7 +187,7 @@ class PageRun:
             path.write_text(code)
             self.typecheck(block, path)
             if path.name.startswith("test_"):
-                self.pytest(block, [path.name])
+                self.pytest(block, [str(path.relative_to(self.workdir))])
                 return
         else:
             path = self.workdir / f"_docs_block_line_{block.line}.py"
@@ -211,8 +222,9 @@ class PageRun:
 
     def typecheck(self, block: Block, path: Path) -> None:
         """A file the reader saves passes ``mypy --strict`` (with the files saved before)."""
+        name = str(path.relative_to(self.workdir))
         result = subprocess.run(
-            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", path.name],
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", name],
             cwd=self.workdir,
             env=env_for(self.workdir),
             capture_output=True,
@@ -221,7 +233,7 @@ class PageRun:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            self.fail(block, f"mypy --strict {path.name}:\n{result.stdout}")
+            self.fail(block, f"mypy --strict {name}:\n{result.stdout}")
 
     # -- console blocks --------------------------------------------------------------------
 
