@@ -15,8 +15,9 @@ from time import perf_counter
 from typing import Any
 
 from ._filesend import asgi_headers, send_file_asgi, send_static_asgi
+from ._json import encode_json
 from .connection import ASGIConnection, Connection
-from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
+from .dispatch import CONTINUE, JSON, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
 from .request import Request, StreamedBody, build_request, end_request, is_multipart
@@ -87,7 +88,11 @@ class ASGIDoor(Lifecycle):
             if mount is not None:
                 await self._asgi_mount(conn, send, mount[0], mount[1], started)
                 return
-        found = None if bad_path(path) else compiled.lookup(method, path)
+        # bad_path(), inlined: a NUL or an undecodable byte in the decoded path is a 400
+        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+            found = None
+        else:
+            found = compiled.lookup(method, path)
         if found is None:
             await self._asgi_unrouted(compiled, conn, send, started)
             return
@@ -116,7 +121,11 @@ class ASGIDoor(Lifecycle):
         if out is None:
             request = build_request(conn, params, body, self)
             try:
-                out = self._result(await entry.call(request), entry, request)
+                result = await entry.call(request)
+                if type(result) is dict and entry.response_model is None:
+                    out = (200, JSON, encode_json(result), None)  # _result's commonest case
+                else:
+                    out = self._result(result, entry, request)
             except Exception as exc:
                 out = await self._handle_error(exc, request, scope.get(RAISE_KEY, False))
             end_request(request)

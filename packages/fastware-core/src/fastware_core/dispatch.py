@@ -49,7 +49,7 @@ from .websocket import WebSocket, WebSocketDisconnect
 if TYPE_CHECKING:
     from .app import AppConfig
 
-__all__ = ("CONTINUE", "Dispatcher", "ExceptionHandler", "HeaderEditor", "current_task")
+__all__ = ("CONTINUE", "JSON", "Dispatcher", "ExceptionHandler", "HeaderEditor", "current_task")
 
 ExceptionHandler = Callable[[Any, Any], Any]
 """``handler(request_or_websocket, exc)``, sync or async."""
@@ -58,6 +58,7 @@ CONTINUE: Any = object()
 """What :meth:`Dispatcher.static_answer` returns when neither static files nor the SPA apply."""
 
 JSON = "application/json"
+"""The Content-Type of JSON answers."""
 NOT_FOUND: Rendered = (404, JSON, b'{"detail":"Not found"}', None)
 SERVER_ERROR: Rendered = (500, JSON, b'{"detail":"Internal server error"}', None)
 NOSNIFF = ("x-content-type-options", "nosniff")

@@ -17,9 +17,10 @@ from time import perf_counter
 from typing import Any
 
 from ._filesend import send_file_rsgi, send_static_rsgi
+from ._json import encode_json
 from ._rsgi_asgi import call_asgi_over_rsgi, call_asgi_websocket_over_rsgi
 from .connection import Connection, RSGIConnection
-from .dispatch import CONTINUE, HeaderEditor, bad_path, merged_state
+from .dispatch import CONTINUE, JSON, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
 from .request import Request, StreamedBody, build_request, end_request, is_multipart
@@ -86,7 +87,11 @@ class RSGIDoor(Lifecycle):
             if mount is not None:
                 await self._rsgi_mount(conn, protocol, mount[0], mount[1], started)
                 return
-        found = None if bad_path(path) else compiled.lookup(method, path)
+        # bad_path(), inlined: a NUL or an undecodable byte in the decoded path is a 400
+        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+            found = None
+        else:
+            found = compiled.lookup(method, path)
         if found is None:
             await self._rsgi_unrouted(compiled, conn, protocol, started)
             return
@@ -113,13 +118,17 @@ class RSGIDoor(Lifecycle):
         if out is None:
             request = build_request(conn, params, body, self)
             try:
-                out = self._result(await entry.call(request), entry, request)
+                result = await entry.call(request)
+                if type(result) is dict and entry.response_model is None:
+                    out = (200, JSON, encode_json(result), None)  # _result's commonest case
+                else:
+                    out = self._result(result, entry, request)
             except Exception as exc:
                 out = await self._handle_error(exc, request, False)
             end_request(request)
         if type(out) is tuple:
             status = out[0]
-            self._rsgi_send(protocol, conn, out)
+            protocol.response_bytes(status, self._rendered_headers(conn, out), out[2])
         else:
             assert isinstance(out, Response)
             assert request is not None
