@@ -20,6 +20,7 @@ are served by the app, never from a CDN. Either path set to ``None`` switches it
 
 from __future__ import annotations
 
+import asyncio
 import html
 import importlib
 import inspect
@@ -433,7 +434,9 @@ class _DocsAssets:
             return _missing_assets()
         data = self.files.get(name)
         if data is None:
-            data = self.files[name] = (self.directory / name).read_bytes()
+            # Read once, in a thread: the bundle is a few MiB and the loop must not wait on it.
+            data = await asyncio.to_thread((self.directory / name).read_bytes)
+            self.files[name] = data
         return BytesResponse(data, content_type, headers={"cache-control": "public, max-age=86400"})
 
 
