@@ -8,10 +8,12 @@ import pytest
 
 import fastware
 
-# Every submodule path of fastware 0.6.3 (reference §0.1, design.md §3), and _assets, the one
-# private helper (§7.3) this release keeps (_scope and _fswrite are not kept).
+# Every submodule path of fastware 0.6.3 (reference §0.1, design.md §3), and its private
+# helpers _assets, _fswrite and _scope (§7.3, §20).
 COMPAT_MODULES = (
     "_assets",
+    "_fswrite",
+    "_scope",
     "app",
     "audit",
     "auth",
