@@ -71,8 +71,7 @@ class RSGIDoor(Lifecycle):
         started = perf_counter() if finished else 0.0
         ids = self._request_ids
         if ids is not None:
-            request_id = ids.identify(scope.headers.get(self._request_id_header))
-            conn.state["request_id"] = request_id
+            conn.state["request_id"] = ids.identify(scope.headers.get(self._request_id_header))
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
