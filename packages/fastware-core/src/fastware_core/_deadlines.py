@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ("Deadlines",)
+__all__ = ("Deadlines", "current_task")
 
 try:  # 3.12+: the C function, taking the loop
     from _asyncio import current_task as _current_task  # type: ignore[attr-defined]
@@ -23,6 +23,15 @@ except ImportError:  # 3.11: asyncio.current_task is a Python wrapper around thi
     _current_task: Callable[[Any], Any] = asyncio.tasks._current_tasks.get  # type: ignore[attr-defined,no-redef]
 
 _get_running_loop = asyncio.get_running_loop
+
+
+def current_task() -> Any:
+    """The task running now: ``asyncio.current_task()`` without its Python wrapper on 3.11.
+
+    Raises:
+        RuntimeError: outside a running event loop.
+    """
+    return _current_task(_get_running_loop())
 
 
 class Deadlines:

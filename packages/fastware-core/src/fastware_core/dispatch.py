@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._deadlines import Deadlines
+from ._deadlines import Deadlines, current_task
 from ._json import encode_json
 from .binding import bind_parameters
 from .connection import Connection
@@ -590,12 +590,6 @@ class Dispatcher:
                     await websocket.close(1000)
                 except Exception:
                     pass
-
-
-try:  # the C implementation; asyncio.current_task is a Python wrapper on 3.11
-    from _asyncio import current_task  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    current_task = asyncio.current_task
 
 
 def bad_path(path: str) -> bool:
