@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -746,6 +748,68 @@ def test_server_errors_are_reported_to_the_error_log() -> None:
             "request_id": response.headers["x-request-id"],
         }
     ]
+
+
+def test_the_default_timing_records_what_the_doors_serve(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The doors record create_app's timing themselves in the common case (status below 500,
+    # DEBUG off); 5xx answers and DEBUG logging take RequestTimingMiddleware.finished. Both
+    # must give the same counts, records and wall-clock times.
+    router = Router()
+
+    @router.get("/plain")
+    async def plain(request: Request) -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @router.get("/users/{id:int}")
+    async def user(request: Request) -> dict[str, int]:
+        await asyncio.sleep(0.02)
+        return {"id": request.path_params["id"]}
+
+    @router.post("/echo")
+    async def echo(request: Request) -> Any:
+        return request.json
+
+    @router.get("/fail")
+    async def fail(request: Request) -> None:
+        raise RuntimeError("down")
+
+    spy = _ErrorSpy()
+    app = create_app(router, error_log=spy)
+    timing = app.request_timing
+    assert timing is not None
+    before = time.time()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/plain").status_code == 200
+        assert client.get("/users/7").status_code == 200
+        assert client.post("/echo", json={"a": 1}).json() == {"a": 1}
+        assert client.get("/nowhere").status_code == 404
+        assert client.get("/fail").status_code == 500
+        with caplog.at_level(logging.DEBUG, logger="fastware.timing"):
+            assert client.get("/plain/").status_code == 200
+        assert client.head("/plain").status_code == 200
+    after = time.time()
+    history = list(timing.request_history)
+    assert timing.request_count == 7
+    assert [(m, p, s) for _, m, p, s, _ in history] == [
+        ("GET", "/plain", 200),
+        ("GET", "/users/7", 200),
+        ("POST", "/echo", 200),
+        ("GET", "/nowhere", 404),
+        ("GET", "/fail", 500),
+        ("GET", "/plain/", 200),
+        ("HEAD", "/plain", 200),
+    ]
+    walls = [record[0] for record in history]
+    assert walls == sorted(walls)
+    assert before - 0.01 <= walls[0]
+    assert walls[-1] <= after + 0.01
+    durations = [record[4] for record in history]
+    assert all(0 <= d <= (after - before) * 1000 + 1 for d in durations)
+    assert durations[1] >= 19  # the handler slept 20 ms
+    assert "GET /plain/ 200" in caplog.text
+    assert [row["path"] for row in spy.rows] == ["/fail"]
 
 
 @pytest.mark.asgi_only  # drives the RSGI hooks itself, once

@@ -204,7 +204,7 @@ def test_asgi_connection_reads_the_scope() -> None:
         "scheme": "https",
         "headers": [(b"host", b"test"), (b"x-a", b"1"), (b"x-a", b"2")],
     }
-    connection = ASGIConnection(scope)
+    connection = ASGIConnection.of(scope)
     assert (connection.method, connection.path, connection.scheme) == ("POST", "/a b", "https")
     assert connection.query_string == "x=1"
     assert connection.header("x-a") == "1"
@@ -212,7 +212,7 @@ def test_asgi_connection_reads_the_scope() -> None:
     assert connection.header_list("x-a") == ["1", "2"]
     connection.state["k"] = "v"
     assert scope["state"] == {"k": "v"}
-    ws = ASGIConnection({"type": "websocket", "path": "/ws", "headers": []})
+    ws = ASGIConnection.of({"type": "websocket", "path": "/ws", "headers": []})
     assert (ws.type, ws.scheme, ws.method) == ("websocket", "ws", "")
 
 

@@ -354,7 +354,17 @@ def check_conflicts(
 class CompiledRouter:
     """The indexed form of a router, rebuilt whenever the router (or an included one) changes."""
 
-    __slots__ = ("entries", "has_tree", "methods", "mounts", "root_mount", "static", "tree", "ws")
+    __slots__ = (
+        "entries",
+        "exact",
+        "has_tree",
+        "methods",
+        "mounts",
+        "root_mount",
+        "static",
+        "tree",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -380,6 +390,11 @@ class CompiledRouter:
         for leaf in self._leaves():
             if "GET" in leaf and "HEAD" not in leaf:
                 leaf["HEAD"] = leaf["GET"]
+        self.exact: dict[str, dict[str, RouteEntry]] = {
+            "/" + key: by_method for key, by_method in self.static.items()
+        }
+        """The literal routes by their path as written (``/items``): what the doors try
+        before :meth:`lookup`, which also takes ``/items/`` and ``//items``."""
         self.methods = frozenset(HTTP_METHODS | {e.method for e in entries})
         self.mounts = tuple((m.prefix, m.prefix + "/", m.app) for m in mounts if m.prefix)
         self.root_mount = next((m.app for m in mounts if not m.prefix), None)

@@ -229,14 +229,14 @@ class _MiddlewareApp(App):
         kind = scope["type"]
         if kind != "http":
             if kind == "websocket" and self._outer_websocket:
-                conn = ASGIConnection(scope)
+                conn = ASGIConnection.of(scope)
                 if any(hook.before(conn) is not None for hook in self._outer_websocket):
                     await receive()
                     await send({"type": "websocket.close", "code": 1008})
                     return
             await self._chain(scope, receive, send)
             return
-        conn = ASGIConnection(scope, receive)
+        conn = ASGIConnection.of(scope, receive)
         started = perf_counter()
         early = self._early_answer(conn, self._outer_before)
         if early is not None:
@@ -252,7 +252,7 @@ class _MiddlewareApp(App):
 
     async def __rsgi__(self, scope: RSGIScope, protocol: Any) -> None:
         """Serve one RSGI request or WebSocket through the user's middleware chain."""
-        conn = RSGIConnection(scope, protocol)
+        conn = RSGIConnection.of(scope, protocol)
         if scope.proto != "http":
             if any(hook.before(conn) is not None for hook in self._outer_websocket):
                 protocol.close(403)

@@ -17,9 +17,10 @@ from typing import Any
 from ._filesend import asgi_headers, send_file_asgi, send_static_asgi
 from ._json import encode_json
 from .connection import ASGIConnection, Connection
-from .dispatch import CONTINUE, JSON, HeaderEditor, bad_path, merged_state
+from .dispatch import CONTINUE, JSON, RAW_LENGTHS, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
+from .middleware.request_id import id_source
 from .request import Request, StreamedBody, build_request, end_request, is_multipart
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
@@ -48,10 +49,13 @@ class ASGIDoor(Lifecycle):
         compiled = self._compiled
         if compiled is None:
             compiled = self._compile()
-        conn = ASGIConnection(scope, receive)
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
-        method = conn.method
+        method = scope["method"]
+        path = scope["path"]
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
         # One pass over the headers for what this door needs of them.
         length: bytes | None = None
         bad_length = chunked = False
@@ -70,10 +74,14 @@ class ASGIDoor(Lifecycle):
             elif name == id_name and incoming_id is None:
                 incoming_id = value
         ids = self._request_ids
+        request_id = None
         if ids is not None:
-            conn.state["request_id"] = ids.identify(
-                None if incoming_id is None else bytes(incoming_id).decode("latin-1")
+            request_id = state["request_id"] = (
+                id_source.fresh()
+                if incoming_id is None
+                else ids.identify(bytes(incoming_id).decode("latin-1"))
             )
+        conn = ASGIConnection(scope, receive, method, path, state)
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -82,21 +90,26 @@ class ASGIDoor(Lifecycle):
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
                 return
-        path = conn.path
         if compiled.mounts:
             mount = compiled.match_mount(path)
             if mount is not None:
                 await self._asgi_mount(conn, send, mount[0], mount[1], started)
                 return
-        # bad_path(), inlined: a NUL or an undecodable byte in the decoded path is a 400
-        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
-            found = None
+        # A literal route's path as written; else the full lookup, after bad_path() inlined:
+        # a NUL or an undecodable byte in the decoded path is a 400.
+        by_method = compiled.exact.get(path)
+        entry = None if by_method is None else by_method.get(method)
+        if entry is not None:
+            params: dict[str, Any] = {}
         else:
-            found = compiled.lookup(method, path)
-        if found is None:
-            await self._asgi_unrouted(compiled, conn, send, started)
-            return
-        entry, params = found
+            if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+                found = None
+            else:
+                found = compiled.lookup(method, path)
+            if found is None:
+                await self._asgi_unrouted(compiled, conn, send, started)
+                return
+            entry, params = found
         out: Rendered | Response | None = None
         body: bytes | StreamedBody | None = None
         if bad_length:
@@ -130,12 +143,28 @@ class ASGIDoor(Lifecycle):
                 out = await self._handle_error(exc, request, scope.get(RAISE_KEY, False))
             end_request(request)
         if type(out) is tuple:
-            status = out[0]
-            await send(self._asgi_start(conn, out))
+            status, content_type_text, payload, extra = out
+            if extra is None and self._plain_answers:
+                # _asgi_start(), inlined for an answer of its own content-type only
+                size = len(payload)
+                raw = [
+                    (
+                        b"content-type",
+                        _ascii_cache.get(content_type_text) or _ascii(content_type_text),
+                    ),
+                    (b"content-length", RAW_LENGTHS[size] if size < 4096 else b"%d" % size),
+                    *self._raw_default_headers,
+                ]
+                if request_id is not None:
+                    raw.append((id_name, request_id.encode("latin-1")))
+                start = {"type": "http.response.start", "status": status, "headers": raw}
+            else:
+                start = self._asgi_start(conn, out)
+            await send(start)
             await send(
                 {
                     "type": "http.response.body",
-                    "body": b"" if method == "HEAD" else out[2],
+                    "body": b"" if method == "HEAD" else payload,
                     "more_body": False,
                 }
             )
@@ -145,9 +174,15 @@ class ASGIDoor(Lifecycle):
                 request = build_request(conn, params, body, self)
             status = await self._asgi_stream(send, conn, out, method == "HEAD", request)
         if finished:
-            seconds = perf_counter() - started
-            for done in finished:
-                done.finished(conn, status, seconds)
+            ended = perf_counter()
+            timing = self._timing
+            if timing is not None and status < 500 and timing.log_levels.get(10) is False:
+                # RequestTimingMiddleware.finished's commonest case (DEBUG off, no 5xx)
+                timing.request_count += 1
+                timing.pending.append((ended, method, path, status, started))
+            else:
+                for done in finished:
+                    done.finished(conn, status, ended - started)
 
     # -- answers -------------------------------------------------------------------------------
 
@@ -159,7 +194,10 @@ class ASGIDoor(Lifecycle):
         else:
             raw = [
                 (b"content-type", _ascii_cache.get(content_type) or _ascii(content_type)),
-                (b"content-length", b"%d" % len(body)),
+                (
+                    b"content-length",
+                    RAW_LENGTHS[size] if (size := len(body)) < 4096 else b"%d" % size,
+                ),
             ]
             raw += self._raw_default_headers
             if self._after_hooks:  # each only appends: encode just what they add
@@ -324,7 +362,7 @@ class ASGIDoor(Lifecycle):
         compiled = self._compiled
         if compiled is None:
             compiled = self._compile()
-        conn = ASGIConnection(scope, receive)
+        conn = ASGIConnection.of(scope, receive)
         if self._websocket_hooks and self._websocket_refused(conn):
             await receive()
             await send({"type": "websocket.close", "code": 1008})

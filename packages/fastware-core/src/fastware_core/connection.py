@@ -16,6 +16,8 @@ import functools
 from collections.abc import MutableMapping
 from typing import Any, ClassVar, Protocol
 
+import msgspec
+
 from ._rsgi_asgi import asgi_scope_from_rsgi, parse_address
 from .datastructures import Address, Headers
 from .exceptions import HTTPError
@@ -71,19 +73,21 @@ def _utf8_query(raw: Any) -> str:
         raise HTTPError(400, "Query string is not valid UTF-8") from None
 
 
-class ASGIConnection:
+class ASGIConnection(msgspec.Struct, eq=False):
     """A :class:`Connection` over an ASGI scope (HTTP or WebSocket).
+
+    A struct, so that the door builds one per request in C: ``ASGIConnection(scope,
+    receive, method, path, state)``; :meth:`of` reads method, path and state from the scope.
 
     Args:
         scope: The ASGI connection scope.
         receive: The ASGI ``receive`` callable, when the view should be able to wait for the
             client to leave (``None`` for a view that only reads the scope).
+        method: The request method (``""`` for a WebSocket).
+        path: The percent-decoded path (``scope["path"]``).
+        state: ``scope["state"]``.
     """
 
-    __slots__ = ("_headers", "method", "path", "receive", "scope", "state")
-
-    door: ClassVar[str] = "asgi"
-    """Which door the connection came through."""
     scope: Scope
     """The ASGI scope itself."""
     receive: Receive | None
@@ -94,18 +98,18 @@ class ASGIConnection:
     """The percent-decoded path."""
     state: dict[str, Any]
     """``scope["state"]`` (created when the server sent none): per-request state."""
+    _headers: Headers | None = None
 
-    def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
-        self.scope = scope
-        self.receive = receive
-        self._headers: Headers | None = None
-        # Read once: hooks (request ids, timing) and handlers ask for these on every request.
-        self.method = scope.get("method", "")
-        self.path = scope.get("path", "/")
+    door: ClassVar[str] = "asgi"
+    """Which door the connection came through."""
+
+    @classmethod
+    def of(cls, scope: Scope, receive: Receive | None = None) -> ASGIConnection:
+        """The view of ``scope`` (HTTP or WebSocket); a scope without ``state`` gets one."""
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        self.state = state
+        return cls(scope, receive, scope.get("method", ""), scope.get("path", "/"), state)
 
     @property
     def type(self) -> str:
@@ -201,40 +205,39 @@ class ASGIConnection:
             pass
 
 
-class RSGIConnection:
+class RSGIConnection(msgspec.Struct, eq=False):
     """A :class:`Connection` over a Granian RSGI scope (HTTP or WebSocket).
+
+    A struct, so that the door builds one per request in C: ``RSGIConnection(scope,
+    protocol, method, path, state)``; :meth:`of` reads method and path from the scope.
 
     Args:
         scope: The RSGI scope.
         protocol: The RSGI protocol object of the connection (``None`` when only the scope
             is read).
+        method: The request method (``""`` for a WebSocket).
+        path: The percent-decoded path (``scope.path``).
+        state: The per-request state to start from.
     """
 
-    __slots__ = ("_headers", "_scope", "method", "path", "protocol", "state")
-
-    door: ClassVar[str] = "rsgi"
-    """Which door the connection came through."""
-
+    _scope: RSGIScope
     protocol: Any
     """The RSGI protocol the server handed to the app, if known."""
-    state: dict[str, Any]
-    """Per-request state; it becomes ``request.state``."""
     method: str
     """The request method (``""`` for a WebSocket)."""
     path: str
     """The percent-decoded path."""
+    state: dict[str, Any]
+    """Per-request state; it becomes ``request.state``."""
+    _headers: Headers | None = None
 
-    def __init__(self, scope: RSGIScope, protocol: Any = None, method: str | None = None) -> None:
-        self._scope = scope
-        self.protocol = protocol
-        self.state: dict[str, Any] = {}
-        self._headers: Headers | None = None
-        # Read once: hooks (request ids, timing) and handlers ask for these on every request.
-        # The HTTP door passes the method it has already read.
-        if method is None:
-            method = "" if scope.proto == "ws" else scope.method
-        self.method = method
-        self.path = scope.path
+    door: ClassVar[str] = "rsgi"
+    """Which door the connection came through."""
+
+    @classmethod
+    def of(cls, scope: RSGIScope, protocol: Any = None) -> RSGIConnection:
+        """The view of ``scope`` (HTTP or WebSocket) with an empty state."""
+        return cls(scope, protocol, "" if scope.proto == "ws" else scope.method, scope.path, {})
 
     @property
     def type(self) -> str:

@@ -58,6 +58,10 @@ CONTINUE: Any = object()
 """What :meth:`Dispatcher.static_answer` returns when neither static files nor the SPA apply."""
 
 JSON = "application/json"
+LENGTHS = tuple(map(str, range(4096)))
+"""``str(n)`` for the body lengths of most answers: a tuple index instead of a conversion."""
+RAW_LENGTHS = tuple(b"%d" % n for n in range(4096))
+"""The same as ASGI header bytes."""
 """The Content-Type of JSON answers."""
 NOT_FOUND: Rendered = (404, JSON, b'{"detail":"Not found"}', None)
 SERVER_ERROR: Rendered = (500, JSON, b'{"detail":"Internal server error"}', None)
@@ -151,6 +155,14 @@ class Dispatcher:
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
         self._after_appends_only = all(h.after_appends_only for h in self._after_hooks)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)
+        # create_app's timing middleware as the only finished hook, recording every path: the
+        # doors record its commonest case themselves (see RequestTimingMiddleware.finished).
+        timing = self._finished_hooks[0] if len(self._finished_hooks) == 1 else None
+        self._timing: RequestTimingMiddleware | None = (
+            timing
+            if type(timing) is RequestTimingMiddleware and timing.records_every_path
+            else None
+        )
         self._before_hooks: tuple[BeforeHook, ...] = tuple(
             (
                 hook,
@@ -162,6 +174,9 @@ class Dispatcher:
         )
         self._websocket_hooks = tuple(h for h in hooks if h.applies_to_websocket and h.uses_before)
         self._outer_after: tuple[HookMiddleware, ...] = ()
+        # Whether a buffered answer's headers are its content-type and length, the default
+        # headers and the request id: no after hook edits them.
+        self._plain_answers = not self._after_hooks
         # Whether an answer's headers need more than content-type and content-length.
         self._edits_headers = bool(
             self._after_hooks or self._default_headers or self._request_ids is not None
@@ -468,7 +483,11 @@ class Dispatcher:
         """The header list of a buffered answer: content-type, content-length, its own
         headers, the default headers it did not set, then the after hooks' edits."""
         status, content_type, body, extra = rendered
-        headers = [("content-type", content_type), ("content-length", str(len(body)))]
+        size = len(body)
+        headers = [
+            ("content-type", content_type),
+            ("content-length", LENGTHS[size] if size < 4096 else str(size)),
+        ]
         if extra:
             headers += extra
             defaults = self._default_headers

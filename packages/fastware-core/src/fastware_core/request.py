@@ -131,7 +131,7 @@ class Request:
         body: bytes | None = None,
         receive: Receive | None = None,
     ) -> None:
-        self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
+        self._conn: ASGIConnection | RSGIConnection = ASGIConnection.of(scope, receive)
         self.path_params = path_params if path_params is not None else {}
         self._body: Any = body or None
         # Lazily computed values (query, cookies, json, state), created on first use.

@@ -20,9 +20,10 @@ from ._filesend import send_file_rsgi, send_static_rsgi
 from ._json import encode_json
 from ._rsgi_asgi import call_asgi_over_rsgi, call_asgi_websocket_over_rsgi
 from .connection import Connection, RSGIConnection
-from .dispatch import CONTINUE, JSON, HeaderEditor, bad_path, merged_state
+from .dispatch import CONTINUE, JSON, LENGTHS, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
+from .middleware.request_id import id_source
 from .request import Request, StreamedBody, build_request, end_request, is_multipart
 from .responses import FileResponse, Response, StreamResponse
 from .routing import CompiledRouter
@@ -66,12 +67,18 @@ class RSGIDoor(Lifecycle):
         if compiled is None:
             compiled = self._compile()
         method = scope.method
-        conn = RSGIConnection(scope, protocol, method)
+        path = scope.path
+        request_headers = scope.headers
         finished = self._finished_hooks
         started = perf_counter() if finished else 0.0
         ids = self._request_ids
-        if ids is not None:
-            conn.state["request_id"] = ids.identify(scope.headers.get(self._request_id_header))
+        if ids is None:
+            request_id = None
+            conn = RSGIConnection(scope, protocol, method, path, {})
+        else:
+            incoming = request_headers.get(self._request_id_header)
+            request_id = id_source.fresh() if incoming is None else ids.identify(incoming)
+            conn = RSGIConnection(scope, protocol, method, path, {"request_id": request_id})
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -80,24 +87,28 @@ class RSGIDoor(Lifecycle):
                 if answer_finished:
                     self._finish(conn, answer_finished, answer[0], started)
                 return
-        path = conn.path
         if compiled.mounts:
             mount = compiled.match_mount(path)
             if mount is not None:
                 await self._rsgi_mount(conn, protocol, mount[0], mount[1], started)
                 return
-        # bad_path(), inlined: a NUL or an undecodable byte in the decoded path is a 400
-        if "\x00" in path or (not path.isascii() and "\ufffd" in path):
-            found = None
+        # A literal route's path as written; else the full lookup, after bad_path() inlined:
+        # a NUL or an undecodable byte in the decoded path is a 400.
+        by_method = compiled.exact.get(path)
+        entry = None if by_method is None else by_method.get(method)
+        if entry is not None:
+            params: dict[str, Any] = {}
         else:
-            found = compiled.lookup(method, path)
-        if found is None:
-            await self._rsgi_unrouted(compiled, conn, protocol, started)
-            return
-        entry, params = found
+            if "\x00" in path or (not path.isascii() and "\ufffd" in path):
+                found = None
+            else:
+                found = compiled.lookup(method, path)
+            if found is None:
+                await self._rsgi_unrouted(compiled, conn, protocol, started)
+                return
+            entry, params = found
         out: Rendered | Response | None = None
         body: bytes | StreamedBody | None = None
-        request_headers = scope.headers
         length = request_headers.get("content-length")
         if (
             length is not None
@@ -126,16 +137,34 @@ class RSGIDoor(Lifecycle):
                 out = await self._handle_error(exc, request, False)
             end_request(request)
         if type(out) is tuple:
-            status = out[0]
-            protocol.response_bytes(status, self._rendered_headers(conn, out), out[2])
+            status, content_type, payload, extra = out
+            if extra is None and self._plain_answers:
+                # _rendered_headers(), inlined for an answer of its own content-type only
+                size = len(payload)
+                headers = [
+                    ("content-type", content_type),
+                    ("content-length", LENGTHS[size] if size < 4096 else str(size)),
+                    *self._default_headers,
+                ]
+                if request_id is not None:
+                    headers.append((self._request_id_header, request_id))
+            else:
+                headers = self._rendered_headers(conn, out)
+            protocol.response_bytes(status, headers, payload)
         else:
             assert isinstance(out, Response)
             assert request is not None
             status = await self._rsgi_stream(protocol, conn, out, method == "HEAD", request)
         if finished:
-            seconds = perf_counter() - started
-            for done in finished:
-                done.finished(conn, status, seconds)
+            ended = perf_counter()
+            timing = self._timing
+            if timing is not None and status < 500 and timing.log_levels.get(10) is False:
+                # RequestTimingMiddleware.finished's commonest case (DEBUG off, no 5xx)
+                timing.request_count += 1
+                timing.pending.append((ended, method, path, status, started))
+            else:
+                for done in finished:
+                    done.finished(conn, status, ended - started)
 
     # -- answers -------------------------------------------------------------------------------
 
@@ -256,7 +285,7 @@ class RSGIDoor(Lifecycle):
         compiled = self._compiled
         if compiled is None:
             compiled = self._compile()
-        conn = RSGIConnection(scope, protocol)
+        conn = RSGIConnection.of(scope, protocol)
         if self._websocket_hooks and self._websocket_refused(conn):
             protocol.close(403)
             return

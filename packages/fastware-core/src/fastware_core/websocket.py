@@ -186,7 +186,7 @@ class WebSocket:
     app sets it from ``AppConfig.websocket_max_message_size``."""
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._conn: ASGIConnection | RSGIConnection = ASGIConnection(scope, receive)
+        self._conn: ASGIConnection | RSGIConnection = ASGIConnection.of(scope, receive)
         self._transport: _Transport = _ASGITransport(scope, receive, send)
         self.path_params = scope.get("path_params") or {}
         self._query: QueryParams | None = None

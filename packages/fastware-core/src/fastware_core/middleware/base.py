@@ -203,7 +203,7 @@ class HookMiddleware:
             )
         kind = scope["type"]
         if kind == "websocket" and self.applies_to_websocket:
-            if self.before(ASGIConnection(scope)) is not None:
+            if self.before(ASGIConnection.of(scope)) is not None:
                 await receive()  # the websocket.connect event
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -215,7 +215,7 @@ class HookMiddleware:
         await self._http(app, scope, receive, send)
 
     async def _http(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        conn = ASGIConnection(scope)
+        conn = ASGIConnection.of(scope)
         started = time.perf_counter()
         answer = self.before(conn)
         if answer is not None:

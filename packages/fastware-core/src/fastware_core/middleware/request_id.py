@@ -33,14 +33,32 @@ class _IdSource:
     prefix: str
     next_id: Callable[[], str]
     """Return the next id."""
+    fresh: Callable[[], str]
+    """Return the next id as the id of the running request: :attr:`next_id` itself while
+    binding is off (what the doors call for a request that sent no id), else a function that
+    also sets :data:`request_id_var`."""
+    binding: bool
+    """Whether ids are also set in :data:`request_id_var` (see :func:`bind_request_ids`)."""
 
     def __init__(self) -> None:
+        self.binding = False
         self.reset()
 
     def reset(self) -> None:
         """Start over with a new prefix (in a forked child)."""
         self.prefix = os.urandom(8).hex()
         self.next_id = itertools.chain.from_iterable(self._blocks()).__next__
+        self.bind(self.binding)
+
+    def bind(self, enabled: bool) -> None:
+        """Turn setting :data:`request_id_var` on or off."""
+        self.binding = enabled
+        self.fresh = self._fresh_bound if enabled else self.next_id
+
+    def _fresh_bound(self) -> str:
+        request_id = self.next_id()
+        _set_request_id(request_id)
+        return request_id
 
     def _blocks(self) -> Iterator[tuple[str, ...]]:
         # The block counter starts between 2**52 and 2**53, so its hex form has 14 digits for
@@ -51,14 +69,16 @@ class _IdSource:
             yield tuple(map((prefix + format(block, "x")).__add__, _SUFFIXES))
 
 
-_ids = _IdSource()
+id_source = _IdSource()
+"""The process's request ids (the doors call ``id_source.fresh()`` for a request that sent
+no id)."""
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_ids.reset)
+    os.register_at_fork(after_in_child=id_source.reset)
 
 
 def new_request_id() -> str:
     """Return a new request id (32 lower-case hex characters)."""
-    return _ids.next_id()
+    return id_source.next_id()
 
 
 class RequestIDMiddleware(HookMiddleware):
@@ -106,8 +126,8 @@ class RequestIDMiddleware(HookMiddleware):
         (``create_app``'s default), instead of the :meth:`before`/:meth:`after` pair.
         """
         if incoming is None or not self.trust_incoming or self._valid(incoming) is None:
-            incoming = _ids.next_id()
-        if _binding.on:
+            return id_source.fresh()
+        if id_source.binding:
             _set_request_id(incoming)
         return incoming
 
@@ -125,14 +145,6 @@ class RequestIDMiddleware(HookMiddleware):
             headers.append((self.header_name, request_id))
 
 
-class _Binding:
-    __slots__ = ("on",)
-
-    def __init__(self) -> None:
-        self.on = False
-
-
-_binding = _Binding()
 request_id_var: ContextVar[str | None] = ContextVar("fastware_request_id", default=None)
 """The id of the request being handled, once :func:`bind_request_ids` turned binding on.
 
@@ -153,4 +165,4 @@ def bind_request_ids(enabled: bool = True) -> None:
     Args:
         enabled: ``False`` goes back to storing the id in the request state only.
     """
-    _binding.on = enabled
+    id_source.bind(enabled)

@@ -154,7 +154,7 @@ class SessionMiddleware(HookMiddleware):
 
     async def _http(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         # As plain ASGI middleware: the wrapped app finds the slot in the scope's state.
-        self.open(ASGIConnection(scope))
+        self.open(ASGIConnection.of(scope))
         await super()._http(app, scope, receive, send)
 
     def wrap_route(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
