@@ -111,6 +111,16 @@ async def text(request: Request) -> TextResponse:
     return TextResponse("héllo")
 
 
+@router.get("/no-content")
+async def no_content(request: Request) -> TextResponse:
+    return TextResponse("", status=204)
+
+
+@router.get("/empty-text")
+async def empty_text(request: Request) -> TextResponse:
+    return TextResponse("")
+
+
 @router.get("/csv")
 async def csv(request: Request) -> TextResponse:
     return TextResponse("a,b\n1,2\n", content_type="text/csv")

@@ -161,6 +161,27 @@ def test_head_is_answered_from_get_without_body(client: httpx.Client, path: str)
     assert head.headers["content-type"] == get.headers["content-type"]
 
 
+def test_content_length_is_the_bodys_and_never_on_a_204(server: Server) -> None:
+    # The RSGI door leaves Content-Length to Granian, which computes it from the body; both
+    # doors must answer the same on the wire: the length of the body (0 for an empty one),
+    # to HEAD too, and none on a 204 (RFC 9110, 8.6).
+    with server.connect() as conn:
+        for method, path in (("GET", "/text"), ("HEAD", "/text"), ("GET", "/empty-text")):
+            conn.send(f"{method} {path} HTTP/1.1\r\nHost: {server.authority}\r\n\r\n".encode())
+            answer = conn.read_response(head=method == "HEAD")
+            assert answer.status == 200
+            assert answer.header_list("content-length") == [
+                str(len("héllo".encode()) if path == "/text" else 0)
+            ]
+        conn.send(f"GET /no-content HTTP/1.1\r\nHost: {server.authority}\r\n\r\n".encode())
+        answer = conn.read_response()
+        assert answer.status == 204
+        assert answer.header_list("content-length") == []
+        assert answer.body == b""
+        conn.send(f"GET /list HTTP/1.1\r\nHost: {server.authority}\r\n\r\n".encode())
+        assert conn.read_response().body == b"[1,2,3]"  # nothing was left on the wire
+
+
 def test_head_on_raw_socket_sends_no_body(server: Server) -> None:
     # A body after a HEAD answer would be read as the start of the next response.
     with server.connect() as conn:

@@ -30,6 +30,8 @@ def convert_str(segment: str) -> Any:
 
 
 def _convert_int(segment: str) -> Any:
+    if segment.isdigit() and segment.isascii():  # the commonest case first: no sign
+        return int(segment) if len(segment) <= _INT_MAX_DIGITS else NO_MATCH
     digits = segment[1:] if segment[:1] == "-" else segment
     if digits.isascii() and digits.isdigit() and len(digits) <= _INT_MAX_DIGITS:
         return int(segment)

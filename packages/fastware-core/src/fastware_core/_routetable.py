@@ -463,7 +463,11 @@ class CompiledRouter:
             entry = by_method.get(method)
             if entry is not None:
                 return entry, {}
-        return self.lookup_tree(method, key)
+        if not self.has_tree:  # lookup_tree(), inlined
+            return None
+        params: dict[str, Any] = {}
+        entry = _walk(self.tree, key.split("/"), 0, method, params)
+        return None if entry is None else (entry, params)
 
     def lookup_tree(self, method: str, key: str) -> tuple[RouteEntry, dict[str, Any]] | None:
         """Like :meth:`lookup` for a caller that already missed the static table; ``key`` is

@@ -135,8 +135,11 @@ class ASGIDoor(Lifecycle):
             request = build_request(conn, params, body, self)
             try:
                 result = await entry.call(request)
+                # _result()'s commonest cases: a dict, a response
                 if type(result) is dict and entry.response_model is None:
-                    out = (200, JSON, encode_json(result), None)  # _result's commonest case
+                    out = (200, JSON, encode_json(result), None)
+                elif isinstance(result, Response):
+                    out = result if result.streaming else result.rendered()
                 else:
                     out = self._result(result, entry, request)
             except Exception as exc:

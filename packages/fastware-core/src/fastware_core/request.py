@@ -103,6 +103,12 @@ def parse_query_string(query_string: str) -> QueryParams:
     return QueryParams(pairs)
 
 
+# Keys of a request's lazy cache for what only some requests need.
+_FORM = "fastware.form"
+_WATCHER = "fastware.watcher"
+_DISCONNECTED = "fastware.disconnected"
+
+
 class Request:
     """An HTTP request: method, path, headers, query, cookies, body and state.
 
@@ -110,16 +116,7 @@ class Request:
     builds one by hand from an ASGI scope, as in fastware 0.6.3.
     """
 
-    __slots__ = (
-        "_app",
-        "_body",
-        "_cache",
-        "_conn",
-        "_disconnected",
-        "_form",
-        "_watcher",
-        "path_params",
-    )
+    __slots__ = ("_app", "_body", "_cache", "_conn", "path_params")
 
     path_params: dict[str, Any]
     """Converted path parameters, e.g. ``{"id": 42}`` for ``/users/{id:int}``."""
@@ -134,12 +131,10 @@ class Request:
         self._conn: ASGIConnection | RSGIConnection = ASGIConnection.of(scope, receive)
         self.path_params = path_params if path_params is not None else {}
         self._body: Any = body or None
-        # Lazily computed values (query, cookies, json, state), created on first use.
+        # Lazily computed values (query, cookies, json, state, the form, the disconnect
+        # watcher), created on first use: a request that asks for none costs one store.
         self._cache: dict[str, Any] | None = None
         self._app: Any = None  # the App: lifespan state and the JSON limits
-        self._disconnected = False
-        self._watcher: asyncio.Task[None] | None = None
-        self._form: FormData | None = None
 
     def _cached(self) -> dict[str, Any]:
         cache = self._cache
@@ -424,11 +419,12 @@ class Request:
                 a limit; 408 when it does not arrive within ``body_timeout``.
             MissingPackageError: for a multipart body without ``fastware-core[forms]``.
         """
-        form = self._form
+        cache = self._cached()
+        form: FormData | None = cache.get(_FORM)
         if form is None:
             from .forms import read_form
 
-            form = self._form = await read_form(self, limits)
+            form = cache[_FORM] = await read_form(self, limits)
         return form
 
     def _check_json_media_type(self) -> None:
@@ -553,18 +549,19 @@ class Request:
         The first call starts watching the connection; a request that never asks pays
         nothing. Always ``False`` for a request built by hand without ``receive``.
         """
-        if self._disconnected:
+        cache = self._cached()
+        if cache.get(_DISCONNECTED):
             return True
-        if self._watcher is None:
+        if _WATCHER not in cache:
             if isinstance(self._conn, ASGIConnection) and self._conn.receive is None:
                 return False
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            cache[_WATCHER] = asyncio.get_running_loop().create_task(self._watch())
             await asyncio.sleep(0)
-        return self._disconnected
+        return bool(cache.get(_DISCONNECTED))
 
     async def _watch(self) -> None:
         await self._conn.wait_disconnect()
-        self._disconnected = True
+        self._cached()[_DISCONNECTED] = True
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
@@ -613,23 +610,22 @@ def build_request(
     request._body = body
     request._cache = None
     request._app = app
-    request._disconnected = False
-    request._watcher = None
-    request._form = None
     return request
 
 
 def end_request(request: Request) -> None:
     """Stop watching for a disconnect once the handler returned (see ``is_disconnected``)."""
-    watcher = request._watcher
+    cache = request._cache
+    if cache is None:
+        return
+    watcher = cache.pop(_WATCHER, None)
     if watcher is not None:
-        request._watcher = None
         watcher.cancel()
-    form = request._form
+    form = cache.get(_FORM)
     if form is not None:  # close uploaded files: their temporary files go away
         form.close_now()
 
 
 def mark_disconnected(request: Request) -> None:
     """Record that the client left (a stream's watcher saw it go)."""
-    request._disconnected = True
+    request._cached()[_DISCONNECTED] = True

@@ -20,7 +20,7 @@ from ._filesend import send_file_rsgi, send_static_rsgi
 from ._json import encode_json
 from ._rsgi_asgi import call_asgi_over_rsgi, call_asgi_websocket_over_rsgi
 from .connection import Connection, RSGIConnection
-from .dispatch import CONTINUE, JSON, LENGTHS, HeaderEditor, bad_path, merged_state
+from .dispatch import CONTINUE, JSON, HeaderEditor, bad_path, merged_state
 from .exceptions import HTTPError
 from .lifespan import Lifecycle
 from .middleware.request_id import id_source
@@ -129,8 +129,11 @@ class RSGIDoor(Lifecycle):
             request = build_request(conn, params, body, self)
             try:
                 result = await entry.call(request)
+                # _result()'s commonest cases: a dict, a response
                 if type(result) is dict and entry.response_model is None:
-                    out = (200, JSON, encode_json(result), None)  # _result's commonest case
+                    out = (200, JSON, encode_json(result), None)
+                elif isinstance(result, Response):
+                    out = result if result.streaming else result.rendered()
                 else:
                     out = self._result(result, entry, request)
             except Exception as exc:
@@ -139,13 +142,11 @@ class RSGIDoor(Lifecycle):
         if type(out) is tuple:
             status, content_type, payload, extra = out
             if extra is None and self._plain_answers:
-                # _rendered_headers(), inlined for an answer of its own content-type only
-                size = len(payload)
-                headers = [
-                    ("content-type", content_type),
-                    ("content-length", LENGTHS[size] if size < 4096 else str(size)),
-                    *self._default_headers,
-                ]
+                # _rendered_headers(), inlined for an answer of its own content-type only and
+                # without Content-Length: Granian sets it from the body (to HEAD requests
+                # too, never on a 204 or 304), cheaper than parsing ours. With after hooks
+                # it stays, so that hooks see the same headers through both doors.
+                headers = [("content-type", content_type), *self._default_headers]
                 if request_id is not None:
                     headers.append((self._request_id_header, request_id))
             else:

@@ -4,7 +4,8 @@ It follows Granian's documented contract (``granian/rsgi.py``, ``granian/_grania
 the scope carries ``proto``, ``http_version``, ``method``, the percent-decoded ``path``, the
 raw ``query_string``, ``authority`` and lower-cased ``headers`` with ``get``/``get_all``;
 ``await protocol()`` returns the whole body and ``async for`` streams it;
-``response_empty/str/bytes/file/file_range`` answer in one call and ``response_stream``
+``response_empty/str/bytes/file/file_range`` answer in one call (adding the Content-Length
+of the body the app passed when it sent none, as Granian 2.8 does) and ``response_stream``
 returns a transport; ``client_disconnect()`` resolves when the client leaves. A second answer
 raises, as Granian's ``RSGIProtocolError`` does. For WebSockets, ``accept()`` returns a
 transport and ``close(status)`` refuses the handshake with that HTTP status before accept
@@ -140,6 +141,15 @@ class _HTTPProtocol:
         self._put({"type": "http.response.start", "status": status, "headers": raw})
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        # Granian (hyper) sets Content-Length from the body when the app sent none: to a HEAD
+        # request too, never on a 204 or 304.
+        if (
+            status >= 200
+            and status not in (204, 304)
+            and (body or not self._head)
+            and not any(str(name).lower() == "content-length" for name, _ in headers)
+        ):
+            headers = [*headers, ("content-length", str(len(body)))]
         self._start(status, headers)
         payload = b"" if self._head else body
         self._put({"type": "http.response.body", "body": payload, "more_body": False})
