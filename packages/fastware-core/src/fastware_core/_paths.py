@@ -14,12 +14,20 @@ from typing import Any, NamedTuple
 
 from .exceptions import RouteDefinitionError
 
-__all__ = ("CONVERTERS", "NO_MATCH", "ParsedSegment", "convert_str", "parse_path", "pattern_text")
+__all__ = (
+    "CONVERTERS",
+    "INT_MAX_DIGITS",
+    "NO_MATCH",
+    "ParsedSegment",
+    "convert_str",
+    "parse_path",
+    "pattern_text",
+)
 
 # Route parameters are ASCII: an optional "-", then digits. No "+", no "_" separators, no
 # spaces and no non-ASCII digits, all of which Python's int()/float() would accept.
 _FLOAT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_INT_MAX_DIGITS = 4300  # int()'s default limit on digits
+INT_MAX_DIGITS = 4300  # int()'s default limit on digits
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 NO_MATCH: Any = object()
@@ -31,9 +39,9 @@ def convert_str(segment: str) -> Any:
 
 def _convert_int(segment: str) -> Any:
     if segment.isdigit() and segment.isascii():  # the commonest case first: no sign
-        return int(segment) if len(segment) <= _INT_MAX_DIGITS else NO_MATCH
+        return int(segment) if len(segment) <= INT_MAX_DIGITS else NO_MATCH
     digits = segment[1:] if segment[:1] == "-" else segment
-    if digits.isascii() and digits.isdigit() and len(digits) <= _INT_MAX_DIGITS:
+    if digits.isascii() and digits.isdigit() and len(digits) <= INT_MAX_DIGITS:
         return int(segment)
     return NO_MATCH
 

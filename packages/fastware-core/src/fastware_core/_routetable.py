@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypedDict
 
-from ._paths import CONVERTERS, NO_MATCH, ParsedSegment, convert_str, pattern_text
+from ._paths import CONVERTERS, INT_MAX_DIGITS, NO_MATCH, ParsedSegment, convert_str, pattern_text
 from .exceptions import RouteDefinitionError
 from .types import ASGIApp
 
@@ -250,6 +250,89 @@ def _walk(
     return None
 
 
+Matcher = Callable[[list[str]], "dict[str, Any] | None"]
+"""A parametrised route's test of a path's segments: its converted parameters, or ``None``."""
+Shapes = dict[int, dict["str | None", tuple[tuple[Matcher, dict[str, RouteEntry]], ...]]]
+
+
+def _shape_index(tree: _Node) -> Shapes | None:
+    """The tree's routes in the order :func:`_walk` tries them, by segment count and first
+    segment (``None``: a parameter), each with a generated matcher; ``None`` when a route
+    has a greedy ``path`` parameter (its segment count varies: the walk serves those).
+
+    For a given path, the walk tries the routes that can match it depth first: the one
+    literal child equal to the segment, then the parameters in priority order. Listing
+    every route in that depth-first order and keeping, for each path, the ones of its
+    length and first segment, gives the same first match without a call per segment.
+    """
+    routes: list[tuple[tuple[tuple[str, str | None, Any], ...], dict[str, RouteEntry]]] = []
+    stack: list[tuple[_Node, tuple[tuple[str, str | None, Any], ...]]] = [(tree, ())]
+    while stack:  # depth first, children in the walk's order
+        node, pattern = stack.pop()
+        if node.greedy:
+            return None
+        if node.leaf is not None and pattern:
+            routes.append((pattern, node.leaf))
+        children = [
+            (child, (*pattern, (text, None, None))) for text, child in node.literals.items()
+        ]
+        children += [
+            (child, (*pattern, (name, conv_name, convert)))
+            for _, name, conv_name, convert, child in node.params
+        ]
+        stack.extend(reversed(children))
+    by_count: dict[int, list[int]] = {}
+    for index, (pattern, _) in enumerate(routes):
+        by_count.setdefault(len(pattern), []).append(index)
+    shapes: Shapes = {}
+    for count, indexes in by_count.items():
+        any_first = [i for i in indexes if routes[i][0][0][1] is not None]
+        firsts = {routes[i][0][0][0] for i in indexes if routes[i][0][0][1] is None}
+        table: dict[str | None, tuple[tuple[Matcher, dict[str, RouteEntry]], ...]] = {}
+        for first in firsts:
+            chosen = sorted(
+                [i for i in indexes if routes[i][0][0] == (first, None, None)] + any_first
+            )
+            table[first] = tuple((_matcher(routes[i][0]), routes[i][1]) for i in chosen)
+        if any_first:
+            table[None] = tuple((_matcher(routes[i][0]), routes[i][1]) for i in any_first)
+        shapes[count] = table
+    return shapes
+
+
+def _matcher(pattern: tuple[tuple[str, str | None, Any], ...]) -> Matcher:
+    """Generate the straight-line test of one route's segments (the first literal segment is
+    already known to match: routes are found by it)."""
+    namespace: dict[str, Any] = {"NO_MATCH": NO_MATCH, "MAX_DIGITS": INT_MAX_DIGITS}
+    lines = ["def match(segs):"]
+    found = []
+    for index, (text, conv_name, convert) in enumerate(pattern):
+        value = f"v{index}"
+        if conv_name is None:
+            if index:
+                lines.append(f"    if segs[{index}] != {text!r}: return None")
+            continue
+        found.append(f"{text!r}: {value}")
+        namespace[f"convert{index}"] = convert
+        lines.append(f"    s = segs[{index}]")
+        if conv_name == "int":  # _convert_int's commonest case inline: unsigned digits
+            lines.append("    if s.isdigit() and s.isascii() and len(s) <= MAX_DIGITS:")
+            lines.append(f"        {value} = int(s)")
+            lines.append("    else:")
+            lines.append(f"        {value} = convert{index}(s)")
+            lines.append(f"        if {value} is NO_MATCH: return None")
+        elif conv_name == "str":
+            lines.append("    if not s: return None")
+            lines.append(f"    {value} = s")
+        else:
+            lines.append(f"    {value} = convert{index}(s)")
+            lines.append(f"    if {value} is NO_MATCH: return None")
+    lines.append("    return {" + ", ".join(found) + "}")
+    exec("\n".join(lines), namespace)  # code built from parsed route patterns only
+    match: Matcher = namespace["match"]
+    return match
+
+
 def _collect(node: _Node, segs: list[str], i: int, out: set[str]) -> None:
     if i == len(segs):
         if node.leaf is not None:
@@ -361,6 +444,7 @@ class CompiledRouter:
         "methods",
         "mounts",
         "root_mount",
+        "shapes",
         "static",
         "tree",
         "ws",
@@ -395,6 +479,7 @@ class CompiledRouter:
         }
         """The literal routes by their path as written (``/items``): what the doors try
         before :meth:`lookup`, which also takes ``/items/`` and ``//items``."""
+        self.shapes = _shape_index(self.tree) if self.has_tree else None
         self.methods = frozenset(HTTP_METHODS | {e.method for e in entries})
         self.mounts = tuple((m.prefix, m.prefix + "/", m.app) for m in mounts if m.prefix)
         self.root_mount = next((m.app for m in mounts if not m.prefix), None)
@@ -463,10 +548,23 @@ class CompiledRouter:
             entry = by_method.get(method)
             if entry is not None:
                 return entry, {}
-        if not self.has_tree:  # lookup_tree(), inlined
+        if not self.has_tree:
+            return None
+        segs = key.split("/")
+        shapes = self.shapes
+        if shapes is not None:  # the tree's routes by segment count and first segment
+            by_first = shapes.get(len(segs))
+            if by_first is None:
+                return None
+            for match, leaf in by_first.get(segs[0]) or by_first.get(None) or ():
+                entry = leaf.get(method)
+                if entry is not None:
+                    found = match(segs)
+                    if found is not None:
+                        return entry, found
             return None
         params: dict[str, Any] = {}
-        entry = _walk(self.tree, key.split("/"), 0, method, params)
+        entry = _walk(self.tree, segs, 0, method, params)
         return None if entry is None else (entry, params)
 
     def lookup_tree(self, method: str, key: str) -> tuple[RouteEntry, dict[str, Any]] | None:
