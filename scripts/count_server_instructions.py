@@ -28,6 +28,7 @@ import argparse
 import concurrent.futures
 import http.client
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -122,6 +123,9 @@ def measure_app(
         port = bench.free_port()
         log = out_dir / "server.log"
         command = [
+            # setarch -R: the same addresses in every run (what ASLR changes, dict and set
+            # orders of objects hashed by address, moves the count by 1-2 %)
+            "setarch", platform.machine(), "-R",
             "valgrind", "--tool=callgrind", "--trace-children=yes",
             f"--callgrind-out-file={out_dir}/cg.%p",
             sys.executable, "-m", "granian",

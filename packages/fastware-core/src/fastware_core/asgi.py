@@ -61,7 +61,10 @@ class ASGIDoor(Lifecycle):
         bad_length = chunked = False
         content_type = incoming_id = None
         id_name = self._raw_request_id_header
+        wanted = self._asgi_headers_read
         for name, value in scope["headers"]:
+            if name not in wanted:  # most headers: one set lookup
+                continue
             if name == b"content-length":
                 if length is not None and value != length:
                     bad_length = True
@@ -115,7 +118,13 @@ class ASGIDoor(Lifecycle):
         if bad_length:
             out = self._error(400, "Invalid Content-Length")
         request = None
-        if out is None and (length is not None or chunked or scope.get("http_version") == "2"):
+        # A body is announced by its length or chunked encoding; over HTTP/2 it can come with
+        # neither, except on a GET or HEAD (whose content has no meaning: RFC 9110, 9.3.1).
+        if out is None and (
+            length is not None
+            or chunked
+            or (method != "GET" and method != "HEAD" and scope.get("http_version") == "2")
+        ):
             try:
                 # A form body is streamed by request.form() instead; only its type starts
                 # with "m", so most bodies skip the full check.

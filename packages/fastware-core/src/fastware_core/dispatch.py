@@ -152,6 +152,10 @@ class Dispatcher:
         else:
             self._request_ids = None
             self._raw_request_id_header = b""  # matches no header
+        # The request headers the ASGI door looks for in its one pass over them.
+        self._asgi_headers_read = frozenset(
+            {b"content-length", b"transfer-encoding", b"content-type", self._raw_request_id_header}
+        )
         self._after_hooks = tuple(h for h in reversed(hooks) if h.uses_after)
         self._after_appends_only = all(h.after_appends_only for h in self._after_hooks)
         self._finished_hooks = tuple(h for h in hooks if h.uses_finished)

@@ -110,10 +110,12 @@ class RSGIDoor(Lifecycle):
         out: Rendered | Response | None = None
         body: bytes | StreamedBody | None = None
         length = request_headers.get("content-length")
+        # A body is announced by its length or chunked encoding; over HTTP/2 it can come with
+        # neither, except on a GET or HEAD (whose content has no meaning: RFC 9110, 9.3.1).
         if (
             length is not None
             or "transfer-encoding" in request_headers
-            or scope.http_version == "2"
+            or (method != "GET" and method != "HEAD" and scope.http_version == "2")
         ):
             try:
                 content_type = request_headers.get("content-type")
@@ -146,9 +148,14 @@ class RSGIDoor(Lifecycle):
                 # without Content-Length: Granian sets it from the body (to HEAD requests
                 # too, never on a 204 or 304), cheaper than parsing ours. With after hooks
                 # it stays, so that hooks see the same headers through both doors.
-                headers = [("content-type", content_type), *self._default_headers]
-                if request_id is not None:
-                    headers.append((self._request_id_header, request_id))
+                if request_id is None:
+                    headers = [("content-type", content_type), *self._default_headers]
+                else:
+                    headers = [
+                        ("content-type", content_type),
+                        *self._default_headers,
+                        (self._request_id_header, request_id),
+                    ]
             else:
                 headers = self._rendered_headers(conn, out)
             protocol.response_bytes(status, headers, payload)
