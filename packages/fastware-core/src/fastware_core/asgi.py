@@ -118,12 +118,16 @@ class ASGIDoor(Lifecycle):
         if bad_length:
             out = self._error(400, "Invalid Content-Length")
         request = None
-        # A body is announced by its length or chunked encoding; over HTTP/2 it can come with
-        # neither, except on a GET or HEAD (whose content has no meaning: RFC 9110, 9.3.1).
+        # A body is announced by its length, by chunked encoding or (HTTP/2) by neither; a
+        # GET or HEAD, whose content has no meaning (RFC 9110, 9.3.1), is read only with a
+        # length, as on the RSGI door.
         if out is None and (
             length is not None
-            or chunked
-            or (method != "GET" and method != "HEAD" and scope.get("http_version") == "2")
+            or (
+                method != "GET"
+                and method != "HEAD"
+                and (chunked or scope.get("http_version") == "2")
+            )
         ):
             try:
                 # A form body is streamed by request.form() instead; only its type starts

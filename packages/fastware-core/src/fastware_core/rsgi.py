@@ -110,12 +110,13 @@ class RSGIDoor(Lifecycle):
         out: Rendered | Response | None = None
         body: bytes | StreamedBody | None = None
         length = request_headers.get("content-length")
-        # A body is announced by its length or chunked encoding; over HTTP/2 it can come with
-        # neither, except on a GET or HEAD (whose content has no meaning: RFC 9110, 9.3.1).
-        if (
-            length is not None
-            or "transfer-encoding" in request_headers
-            or (method != "GET" and method != "HEAD" and scope.http_version == "2")
+        # A body is announced by its length, by chunked encoding or (HTTP/2) by neither; a
+        # GET or HEAD, whose content has no meaning (RFC 9110, 9.3.1), is read only with a
+        # length: most requests ask Granian one question here.
+        if length is not None or (
+            method != "GET"
+            and method != "HEAD"
+            and ("transfer-encoding" in request_headers or scope.http_version == "2")
         ):
             try:
                 content_type = request_headers.get("content-type")
