@@ -125,7 +125,7 @@ async def _run(app: Any, door: str, endpoint: str, count: int) -> None:
             sent.append(event["status"])
 
     for _ in range(count):
-        scope = {
+        asgi_scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
             "http_version": "1.1",
@@ -140,7 +140,7 @@ async def _run(app: Any, door: str, endpoint: str, count: int) -> None:
             "headers": raw_headers,
             "state": {},
         }
-        await app(scope, receive, send)
+        await app(asgi_scope, receive, send)
     assert sent[-1] == 200, sent[-1]
 
 
