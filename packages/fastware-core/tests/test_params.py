@@ -425,13 +425,13 @@ def test_a_new_async_source_plugs_in_through_the_readers_table(
         async def read(conn: Any) -> Any:
             value = conn.headers.get(param.key)
             if value is None:
-                raise params._Invalid(["echo", param.key], "Field required", "missing")
+                raise params.InvalidParameter(["echo", param.key], "Field required", "missing")
             return value.upper()
 
         return read
 
-    monkeypatch.setitem(params._READERS, "echo", build)
-    monkeypatch.setattr(params, "_ASYNC_SOURCES", frozenset({"echo"}))
+    monkeypatch.setitem(params.READERS, "echo", build)
+    monkeypatch.setattr(params, "ASYNC_SOURCES", frozenset({"echo"}))
 
     @router.get("/echo")
     async def echo(shout: Annotated[str, EchoParam()], n: int = 1) -> str:

@@ -343,7 +343,7 @@ class Auth:
         Raises:
             ValueError: without roles.
         """
-        return _role_dependency(self._role_deps, roles, self.user_from)
+        return role_dependency(self._role_deps, roles, self.user_from)
 
     # -- sessions and CSRF ---------------------------------------------------------------------
 
@@ -475,7 +475,7 @@ def _role_message(roles: tuple[str, ...]) -> str:
     return "One of the roles " + ", ".join(f"'{role}'" for role in roles) + " required"
 
 
-def _role_dependency(
+def role_dependency(
     cache: dict[tuple[str, ...], Callable[[Any], Awaitable[dict[str, Any]]]],
     roles: tuple[str, ...],
     user_from: Callable[[Any], Awaitable[dict[str, Any]]],

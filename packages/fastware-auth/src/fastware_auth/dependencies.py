@@ -18,7 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .auth import BEARER_SECURITY, Auth, _role_dependency
+from .auth import BEARER_SECURITY, Auth, role_dependency
 from .exceptions import AuthConfigurationError
 
 __all__ = ("auth_for", "get_current_user", "get_optional_user", "require_role")
@@ -96,4 +96,4 @@ def require_role(*roles: str) -> Callable[[Any], Awaitable[dict[str, Any]]]:
     Raises:
         ValueError: without roles.
     """
-    return _role_dependency(_role_deps, roles, _user_from_state)
+    return role_dependency(_role_deps, roles, _user_from_state)

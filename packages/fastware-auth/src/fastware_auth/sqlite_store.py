@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .exceptions import UserExistsError, UserNotFoundError
 from .passwords import DEFAULT_ROUNDS
-from .users import UserRecord, UserStore, _check_role, normalize_username
+from .users import UserRecord, UserStore, check_role, normalize_username
 
 __all__ = ("SQLiteUserStore",)
 
@@ -234,7 +234,7 @@ class SQLiteUserStore(UserStore):
             UserNotFoundError: when there is no such user.
         """
         name = self._name_or_missing(username)
-        _check_role(role)
+        check_role(role)
         return self._update(name, {"role": role})
 
     def __repr__(self) -> str:

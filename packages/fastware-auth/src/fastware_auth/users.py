@@ -86,7 +86,7 @@ def normalize_username(username: str) -> str:
     return name
 
 
-def _check_role(role: str) -> str:
+def check_role(role: str) -> str:
     if not isinstance(role, str) or not role or len(role) > 64 or not role.isprintable():
         raise ValueError(f"A role must be 1 to 64 printable characters, got {role!r}")
     return role
@@ -181,7 +181,7 @@ class UserStore:
             InvalidPasswordError: for an empty or non-UTF-8 password.
         """
         name = normalize_username(username)
-        _check_role(role)
+        check_role(role)
         password_bytes(password)
         record = _record(name, hash_password(password, rounds=self.rounds), role)
         return self._insert(record)
@@ -194,7 +194,7 @@ class UserStore:
             InvalidUsernameError: for a username :func:`normalize_username` refuses.
         """
         name = normalize_username(record["username"])
-        _check_role(record["role"])
+        check_role(record["role"])
         stored: UserRecord = {
             "username": name,
             "password_hash": record["password_hash"],
@@ -234,7 +234,7 @@ class UserStore:
             UserNotFoundError: when there is no such user.
         """
         name = self._name_or_missing(username)
-        _check_role(role)
+        check_role(role)
         return self._update(name, {"role": role})
 
     def set_password(self, username: str, password: str) -> UserRecord:

@@ -23,20 +23,21 @@ from . import params as _params
 from ._json import decode_json, exceeds_depth
 from .exceptions import HTTPError, RouteDefinitionError
 from .params import (
-    _CONVERTER_TYPES,
-    _MISSING,
+    CONVERTER_TYPES,
+    MISSING,
     DeclaredParameter,
+    InvalidParameter,
     Reader,
     RequestValidationError,
     SignaturePlan,
-    _Invalid,
-    _is_scalar_sequence,
-    _optional_inner,
-    _resolve_annotations,
-    _strip_annotated,
-    _Unresolved,
+    Unresolved,
+    is_scalar_sequence,
+    optional_inner,
     plan_for,
+    resolve_annotations,
+    strip_annotated,
 )
+from .request import json_body, json_depth
 from .responses import JSONResponse, Response
 from .routing import RouteEntry
 
@@ -70,12 +71,12 @@ def _split_error(exc: msgspec.ValidationError) -> tuple[str, list[Any]]:
 def _converter(annotation: Any) -> Callable[[Any], Any] | None:
     """A function converting a wire value (str or list of str) to ``annotation``; ``None``
     when the raw value is already right."""
-    base, extras = _strip_annotated(annotation)
+    base, extras = strip_annotated(annotation)
     if base is Any or base is object:
         return None
     if not extras:
         # A wire value is a str, never None: ``T | None`` converts as ``T``.
-        plain = _optional_inner(base)
+        plain = optional_inner(base)
         if plain is str:
             return None
         if plain is int:
@@ -115,8 +116,8 @@ def _fresh(default: Any) -> Callable[[Any], Any] | None:
     return copy.copy if isinstance(default, (list, dict, set, bytearray)) else None
 
 
-def _missing(source: str, key: str) -> _Invalid:
-    return _Invalid([source, key], "Field required", "missing")
+def _missing(source: str, key: str) -> InvalidParameter:
+    return InvalidParameter([source, key], "Field required", "missing")
 
 
 def _scalar_reader(
@@ -124,7 +125,7 @@ def _scalar_reader(
 ) -> Reader:
     source, key, default, required = param.source, param.key, param.default, param.required
     fresh = _fresh(default)
-    base = _optional_inner(_strip_annotated(param.annotation)[0])
+    base = optional_inner(strip_annotated(param.annotation)[0])
     blank_absent = blank_is_absent and base is not str
     convert = _converter(param.annotation)
 
@@ -140,7 +141,7 @@ def _scalar_reader(
             return convert(raw)
         except msgspec.ValidationError as exc:
             message, _ = _split_error(exc)
-            raise _Invalid([source, key], message, "invalid") from None
+            raise InvalidParameter([source, key], message, "invalid") from None
 
     return read
 
@@ -160,7 +161,7 @@ def _list_reader(param: DeclaredParameter, fetch_all: Callable[[Any, str], list[
             return msgspec.convert(values, annotation, strict=False)
         except msgspec.ValidationError as exc:
             message, loc = _split_error(exc)
-            raise _Invalid([source, key, *loc], message, "invalid") from None
+            raise InvalidParameter([source, key, *loc], message, "invalid") from None
 
     return read
 
@@ -185,8 +186,8 @@ def _cookie_all(cookies: Any, key: str) -> list[str]:
 
 def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
     key = param.key
-    wanted = _CONVERTER_TYPES.get(converter or "str")
-    base, extras = _strip_annotated(param.annotation)
+    wanted = CONVERTER_TYPES.get(converter or "str")
+    base, extras = strip_annotated(param.annotation)
     if not extras and (base is wanted or base is Any):
 
         def read_path(path_params: Any) -> Any:
@@ -204,7 +205,7 @@ def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
             )
         except msgspec.ValidationError as exc:
             message, _ = _split_error(exc)
-            raise _Invalid(["path", key], message, "invalid") from None
+            raise InvalidParameter(["path", key], message, "invalid") from None
 
     return read_converted
 
@@ -215,13 +216,12 @@ def _body_reader(param: DeclaredParameter) -> Reader:
     fresh = _fresh(default)
 
     def read_body(request: Any) -> Any:
-        body = request._body
+        body = json_body(request)  # 415, exactly as request.json_as
         if body is None:
             if required:
-                raise _Invalid(["body"], "Field required", "missing")
+                raise InvalidParameter(["body"], "Field required", "missing")
             return default if fresh is None else fresh(default)
-        request._check_json_media_type()  # 415, exactly as request.json_as
-        max_depth = request._max_depth
+        max_depth = json_depth(request)
         if exceeds_depth(body, max_depth):
             raise HTTPError(400, f"JSON nested deeper than {max_depth} levels")
         try:
@@ -229,7 +229,7 @@ def _body_reader(param: DeclaredParameter) -> Reader:
         except msgspec.ValidationError as exc:
             message, loc = _split_error(exc)
             kind = "missing" if message == "Field required" else "invalid"
-            raise _Invalid(["body", *loc], message, kind) from None
+            raise InvalidParameter(["body", *loc], message, kind) from None
         except Exception:
             decode_json(body, max_depth=max_depth)  # raises the 400 request.json gives
             raise  # pragma: no cover - decode_json accepted what the typed decoder refused
@@ -268,7 +268,7 @@ def _form_reader(param: DeclaredParameter) -> Reader:
         except msgspec.ValidationError as exc:
             message, loc = _split_error(exc)
             kind = "missing" if message == "Field required" else "invalid"
-            raise _Invalid(["body", *loc], message, kind) from None
+            raise InvalidParameter(["body", *loc], message, kind) from None
 
     return read_form
 
@@ -283,10 +283,10 @@ def _reader(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> R
     if source == "form":
         return _form_reader(param)
     if source in ("query", "header", "cookie"):
-        if not _is_scalar_sequence(param.annotation):
+        if not is_scalar_sequence(param.annotation):
             return _scalar_reader(param, _one, True)
         return _list_reader(param, _cookie_all if source == "cookie" else _many)
-    return _params._READERS[source](param)
+    return _params.READERS[source](param)
 
 
 # What a reader of each source is given, as an expression of the generated call.
@@ -302,7 +302,7 @@ _FETCHED = frozenset({"path", "query", "cookie"})  # header values are read one 
 def _scalar_inlinable(param: DeclaredParameter) -> bool:
     return (
         param.source in ("query", "header", "cookie")
-        and not _is_scalar_sequence(param.annotation)
+        and not is_scalar_sequence(param.annotation)
         and _fresh(param.default) is None
     )
 
@@ -316,7 +316,7 @@ def _scalar_lines(param: DeclaredParameter, namespace: dict[str, Any]) -> list[s
         "cookie": f"cookie.get({key})",
         "header": f"conn.header({key})",
     }[source]
-    base = _optional_inner(_strip_annotated(param.annotation)[0])
+    base = optional_inner(strip_annotated(param.annotation)[0])
     absent = "raw is None" if base is str else 'raw is None or raw == ""'
     convert = _converter(param.annotation)
     namespace[f"convert_{name}"] = convert
@@ -342,19 +342,19 @@ def _scalar_lines(param: DeclaredParameter, namespace: dict[str, Any]) -> list[s
     return lines
 
 
-def _invalid_value(source: str, key: str, exc: msgspec.ValidationError) -> _Invalid:
+def _invalid_value(source: str, key: str, exc: msgspec.ValidationError) -> InvalidParameter:
     message, _ = _split_error(exc)
-    return _Invalid([source, key], message, "invalid")
+    return InvalidParameter([source, key], message, "invalid")
 
 
 def _inline(param: DeclaredParameter, path_names: Mapping[str, str | None]) -> str | None:
     """An expression reading ``param`` without a reader call, when one is exact: a path value
     the router already converted, an optional ``str`` query value without constraints."""
-    base, extras = _strip_annotated(param.annotation)
+    base, extras = strip_annotated(param.annotation)
     if extras or (param.marker is not None and param.marker.meta is not None):
         return None
     if param.source == "path":
-        wanted = _CONVERTER_TYPES.get(path_names.get(param.key) or "str")
+        wanted = CONVERTER_TYPES.get(path_names.get(param.key) or "str")
         return f"path[{param.key!r}]" if base is wanted else None
     if param.source == "query" and base is str and not param.required:
         return f"query.get({param.key!r}, default_{param.name})"
@@ -376,7 +376,7 @@ def _finisher(entry: RouteEntry, returned: Any) -> Callable[[Any], Any] | None:
     target: Any = None
     if entry.options.get("validate_response"):
         target = returned
-        if target is _MISSING or target is None or isinstance(target, _Unresolved):
+        if target is MISSING or target is None or isinstance(target, Unresolved):
             raise RouteDefinitionError(
                 f"Route {entry.method} {entry.path}: validate_response=True needs a return "
                 "annotation msgspec can convert to"
@@ -441,7 +441,7 @@ def bind_call(
     path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
     namespace: dict[str, Any] = {
         "call": call,
-        "Invalid": _Invalid,
+        "Invalid": InvalidParameter,
         "ValidationError": msgspec.ValidationError,
         "missing": _missing,
         "invalid": _invalid_value,
@@ -469,7 +469,7 @@ def bind_call(
             namespace[f"read_{name}"] = _reader(param, path_names)
             given = source if source in _SOURCE_VALUES else "conn"
             fetched.add(given)
-            wait = "await " if source in _params._ASYNC_SOURCES else ""
+            wait = "await " if source in _params.ASYNC_SOURCES else ""
             body += [
                 "    try:",
                 f"        value_{name} = {wait}read_{name}({given})",
@@ -488,7 +488,7 @@ def bind_call(
         arguments.append(f"{plan.connection}=conn")
     arguments.append("**values")
     if namespace["finish"] is None and not any(
-        p.source in _params._ASYNC_SOURCES for p in plan.parameters
+        p.source in _params.ASYNC_SOURCES for p in plan.parameters
     ):
         # Nothing to await here: hand the handler's coroutine to the app, one frame fewer.
         body.append(f"    return call({', '.join(arguments)})")
@@ -504,7 +504,9 @@ def bind_call(
     return bound
 
 
-def _add_problem(problems: list[dict[str, Any]] | None, exc: _Invalid) -> list[dict[str, Any]]:
+def _add_problem(
+    problems: list[dict[str, Any]] | None, exc: InvalidParameter
+) -> list[dict[str, Any]]:
     if problems is None:
         problems = []
     problems.append(exc.problem)
@@ -529,8 +531,8 @@ def bind_parameters(
             options.get("status_code", 200) == 200 and not options.get("validate_response")
         ):
             return entry
-        signature = _resolve_annotations(entry.handler)
-        returned = signature.return_annotation if signature is not None else _MISSING
+        signature = resolve_annotations(entry.handler)
+        returned = signature.return_annotation if signature is not None else MISSING
         plan = SignaturePlan([], "request", True, returned)
     bound = bind_call(plan, entry, entry.call)
     return entry.with_call(bound, bound=frozenset(p.name for p in plan.parameters))

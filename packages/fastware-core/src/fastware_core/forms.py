@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from .datastructures import Headers
 from .exceptions import HTTPError, MissingPackageError
+from .request import body_consumed, body_is_streamed
 
 if TYPE_CHECKING:
     from .request import Request
@@ -333,7 +334,7 @@ async def read_whole_body(request: Request) -> bytes | None:
                     raise HTTPError(413, "Request body too large")
                 chunks.append(chunk)
     finally:
-        request._body_consumed()
+        body_consumed(request)
     return b"".join(chunks) or None
 
 
@@ -368,7 +369,7 @@ async def read_form(request: Request, limits: FormLimits | None = None) -> FormD
         )
     multipart = _parser_module()
     boundary = _boundary(content_type, multipart.parse_options_header)
-    streamed = request._body_streamed()
+    streamed = body_is_streamed(request)
     source = _body_chunks(request) if streamed else _bytes_source(request.body)
     reader = _MultipartReader(multipart, boundary, limits, _total_limit(limits, app))
     deadline = app.body_deadline() if streamed and app is not None else contextlib.nullcontext()
@@ -380,7 +381,7 @@ async def read_form(request: Request, limits: FormLimits | None = None) -> FormD
         raise
     finally:
         if streamed:
-            request._body_consumed()
+            body_consumed(request)
     return FormData(reader.items)
 
 

@@ -36,7 +36,7 @@ import msgspec
 from ._json import encode_json
 from .exceptions import FastwareError, RouteDefinitionError
 from .forms import UploadFile
-from .params import _BODY_SOURCES, DeclaredParameter, _resolve_annotations, plan_for
+from .params import BODY_SOURCES, DeclaredParameter, plan_for, resolve_annotations
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
 
@@ -96,7 +96,7 @@ def _security_of(entry: RouteEntry) -> dict[str, Mapping[str, Any]]:
     """The security schemes of the dependencies ``entry`` uses (deps and markers)."""
     found: dict[str, Mapping[str, Any]] = {}
     candidates: list[Any] = list((entry.deps or {}).values())
-    signature = _resolve_annotations(entry.handler)  # string annotations evaluated
+    signature = resolve_annotations(entry.handler)  # string annotations evaluated
     if signature is not None:
         for param in signature.parameters.values():
             candidates.append(param.default)
@@ -232,7 +232,7 @@ def _operation(
             )
     body: DeclaredParameter | None = None
     for param in declared:
-        if param.source in _BODY_SOURCES:
+        if param.source in BODY_SOURCES:
             body = param
             continue
         if param.source not in ("path", "query", "header", "cookie"):

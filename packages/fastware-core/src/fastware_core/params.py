@@ -27,8 +27,8 @@ handler(request)``) is called exactly as before, at no cost.
 
 This module reads signatures (:func:`plan_for`); :mod:`fastware_core.binding` turns a plan
 into the call the app awaits. Adding a parameter source: give it a marker (a :class:`Param`
-subclass with its ``source``) and a reader builder in :data:`_READERS`; a source whose reader
-awaits goes in :data:`_ASYNC_SOURCES`, one read from the body in :data:`_BODY_SOURCES` (as
+subclass with its ``source``) and a reader builder in :data:`READERS`; a source whose reader
+awaits goes in :data:`ASYNC_SOURCES`, one read from the body in :data:`BODY_SOURCES` (as
 the ``form`` source of :func:`Form` does, with its reader in :mod:`fastware_core.binding`).
 """
 
@@ -69,7 +69,7 @@ __all__ = (
     "plan_for",
 )
 
-_MISSING: Any = inspect.Parameter.empty
+MISSING: Any = inspect.Parameter.empty
 
 _SCALARS: tuple[type, ...] = (
     str,
@@ -85,7 +85,7 @@ _SCALARS: tuple[type, ...] = (
     datetime.timedelta,
 )
 _SEQUENCES = (list, set, frozenset, tuple)
-_CONVERTER_TYPES: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUID, "str": str}
+CONVERTER_TYPES: dict[str, Any] = {"int": int, "float": float, "uuid": uuid.UUID, "str": str}
 
 
 class Param:
@@ -103,7 +103,7 @@ class Param:
 
     def __init__(
         self,
-        default: Any = _MISSING,
+        default: Any = MISSING,
         *,
         alias: str | None = None,
         description: str | None = None,
@@ -173,7 +173,7 @@ class HeaderParam(Param):
     __slots__ = ("convert_underscores",)
 
     def __init__(
-        self, default: Any = _MISSING, *, convert_underscores: bool = True, **kw: Any
+        self, default: Any = MISSING, *, convert_underscores: bool = True, **kw: Any
     ) -> None:
         super().__init__(default, **kw)
         self.convert_underscores = convert_underscores
@@ -196,7 +196,7 @@ class BodyParam(Param):
     __slots__ = ("media_type",)
 
     def __init__(
-        self, default: Any = _MISSING, *, media_type: str = "application/json", **kw: Any
+        self, default: Any = MISSING, *, media_type: str = "application/json", **kw: Any
     ) -> None:
         super().__init__(default, **kw)
         self.media_type = media_type
@@ -212,14 +212,14 @@ class FormParam(Param):
     __slots__ = ("media_type",)
 
     def __init__(
-        self, default: Any = _MISSING, *, media_type: str = "multipart/form-data", **kw: Any
+        self, default: Any = MISSING, *, media_type: str = "multipart/form-data", **kw: Any
     ) -> None:
         super().__init__(default, **kw)
         self.media_type = media_type
         """The documented Content-Type of the body."""
 
 
-def Query(default: Any = _MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
+def Query(default: Any = MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
     """A query-string parameter: ``Annotated[int, Query(ge=1)]`` or ``= Query(10, ge=1)``.
 
     A list type (``list[int]``) takes every repeated value. ``constraints`` are those of
@@ -235,7 +235,7 @@ def Path(*, alias: str | None = None, **constraints: Any) -> Any:
 
 
 def Header(
-    default: Any = _MISSING,
+    default: Any = MISSING,
     *,
     alias: str | None = None,
     convert_underscores: bool = True,
@@ -245,13 +245,13 @@ def Header(
     return HeaderParam(default, alias=alias, convert_underscores=convert_underscores, **constraints)
 
 
-def Cookie(default: Any = _MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
+def Cookie(default: Any = MISSING, *, alias: str | None = None, **constraints: Any) -> Any:
     """A cookie: ``session: Annotated[str | None, Cookie()] = None``."""
     return CookieParam(default, alias=alias, **constraints)
 
 
 def Body(
-    default: Any = _MISSING, *, media_type: str = "application/json", **constraints: Any
+    default: Any = MISSING, *, media_type: str = "application/json", **constraints: Any
 ) -> Any:
     """The JSON body, for a type that would otherwise be read from the query (``dict`` and
     model types need no marker)."""
@@ -259,7 +259,7 @@ def Body(
 
 
 def Form(
-    default: Any = _MISSING, *, media_type: str = "multipart/form-data", **constraints: Any
+    default: Any = MISSING, *, media_type: str = "multipart/form-data", **constraints: Any
 ) -> Any:
     """The form body as one typed object: ``signup: Annotated[Signup, Form()]`` decodes
     ``await request.form()`` into the Struct ``Signup`` (422 listing each bad field; 415 for a
@@ -290,7 +290,7 @@ class _Problems(list[dict[str, Any]]):
         )
 
 
-class _Invalid(Exception):
+class InvalidParameter(Exception):
     """One parameter's problem, raised by a reader and collected by the bound call."""
 
     def __init__(self, loc: list[Any], msg: str, kind: str) -> None:
@@ -334,7 +334,7 @@ class SignaturePlan:
     """The declared return type (``inspect.Parameter.empty`` when none)."""
 
 
-def _strip_annotated(annotation: Any) -> tuple[Any, list[Any]]:
+def strip_annotated(annotation: Any) -> tuple[Any, list[Any]]:
     if get_origin(annotation) is Annotated:
         args = get_args(annotation)
         return args[0], list(args[1:])
@@ -345,11 +345,11 @@ def _is_connection_type(annotation: Any) -> bool:
     from .request import Request
     from .websocket import WebSocket
 
-    base, _ = _strip_annotated(annotation)
+    base, _ = strip_annotated(annotation)
     return isinstance(base, type) and issubclass(base, (Request, WebSocket))
 
 
-def _optional_inner(annotation: Any) -> Any:
+def optional_inner(annotation: Any) -> Any:
     """``T`` for ``T | None`` (the type to classify), else the annotation."""
     origin = get_origin(annotation)
     if origin is Union or origin is types.UnionType:
@@ -360,8 +360,8 @@ def _optional_inner(annotation: Any) -> Any:
 
 
 def _is_model(annotation: Any) -> bool:
-    base, _ = _strip_annotated(annotation)
-    base = _optional_inner(base)
+    base, _ = strip_annotated(annotation)
+    base = optional_inner(base)
     origin = get_origin(base)
     if origin in (list, tuple, set, frozenset):
         args = [a for a in get_args(base) if a is not Ellipsis]
@@ -379,7 +379,7 @@ def _is_model(annotation: Any) -> bool:
 
 
 def _is_scalar(annotation: Any) -> bool:
-    base, _ = _strip_annotated(annotation)
+    base, _ = strip_annotated(annotation)
     if base is Any or base is object:
         return True
     origin = get_origin(base)
@@ -390,8 +390,8 @@ def _is_scalar(annotation: Any) -> bool:
     return isinstance(base, type) and (issubclass(base, _SCALARS) or issubclass(base, enum.Enum))
 
 
-def _is_scalar_sequence(annotation: Any) -> bool:
-    base, _ = _strip_annotated(_optional_inner(_strip_annotated(annotation)[0]))
+def is_scalar_sequence(annotation: Any) -> bool:
+    base, _ = strip_annotated(optional_inner(strip_annotated(annotation)[0]))
     origin = get_origin(base)
     if origin in _SEQUENCES:
         args = [a for a in get_args(base) if a is not Ellipsis]
@@ -399,7 +399,7 @@ def _is_scalar_sequence(annotation: Any) -> bool:
     return base in _SEQUENCES
 
 
-def _resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | None:
+def resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | None:
     try:
         signature = inspect.signature(handler)
     except (TypeError, ValueError):
@@ -417,7 +417,7 @@ def _resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | Non
             try:
                 param = param.replace(annotation=eval(param.annotation, namespace))
             except Exception:
-                param = param.replace(annotation=_Unresolved(param.annotation))
+                param = param.replace(annotation=Unresolved(param.annotation))
         params.append(param)
     returned = signature.return_annotation
     if isinstance(returned, str):
@@ -428,7 +428,7 @@ def _resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | Non
     return signature.replace(parameters=params, return_annotation=returned)
 
 
-class _Unresolved:
+class Unresolved:
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
@@ -439,7 +439,7 @@ def _marker_of(param: inspect.Parameter) -> tuple[Any, Param | None]:
     """``(annotation without the marker, the marker)``."""
     if isinstance(param.default, Param):
         return param.annotation, param.default
-    base, extras = _strip_annotated(param.annotation)
+    base, extras = strip_annotated(param.annotation)
     markers = [e for e in extras if isinstance(e, Param)]
     if not markers:
         return param.annotation, None
@@ -463,7 +463,7 @@ def plan_for(
         RouteDefinitionError: naming the route and the parameter the app cannot fill.
     """
     label = f"WebSocket {entry.path}" if websocket else f"{entry.method} {entry.path}"
-    signature = _resolve_annotations(entry.handler)
+    signature = resolve_annotations(entry.handler)
     if signature is None:
         return None
     path_names = {s.value: s.converter for s in entry.segments if s.converter is not None}
@@ -498,13 +498,13 @@ def plan_for(
             continue
         if param.name in deps or (injected is not None and injected(param)):
             continue
-        unannotated = annotation is _MISSING or isinstance(annotation, _Unresolved)
+        unannotated = annotation is MISSING or isinstance(annotation, Unresolved)
         if (
             is_first
             and marker is None
             and connection is None
             and param.name not in path_names
-            and param.default is _MISSING
+            and param.default is MISSING
             and (unannotated or annotation is Any or annotation is object)
         ):
             # 0.6.3: the first positional parameter receives the request, whatever its name.
@@ -512,21 +512,21 @@ def plan_for(
             continue
         if kind is inspect.Parameter.POSITIONAL_ONLY:
             raise fail(param, "is positional-only, so it cannot be passed by name")
-        if isinstance(annotation, _Unresolved):
+        if isinstance(annotation, Unresolved):
             raise fail(
                 param,
                 f"has an annotation fastware cannot evaluate ({annotation.text!r}); make the "
                 "names it uses importable at runtime",
             )
-        if annotation is _MISSING:
+        if annotation is MISSING:
             annotation = str
         default = param.default
         if marker is not None:
             source = marker.source
-            if marker.default is not _MISSING:
+            if marker.default is not MISSING:
                 default = marker.default
             elif isinstance(param.default, Param):
-                default = _MISSING
+                default = MISSING
         elif param.name in path_names:
             source = "path"
         elif _is_model(annotation):
@@ -537,9 +537,9 @@ def plan_for(
             key = marker.alias if marker is not None and marker.alias else param.name
             if key not in path_names:
                 raise fail(param, f"reads path parameter {key!r}, which {entry.path} lacks")
-            if default is not _MISSING:
+            if default is not MISSING:
                 raise fail(param, "is a path parameter and cannot have a default")
-        elif source in _BODY_SOURCES:
+        elif source in BODY_SOURCES:
             if websocket:
                 raise fail(param, "asks for a request body, which WebSocket routes do not have")
             if body_seen is not None:
@@ -551,7 +551,7 @@ def plan_for(
             except (TypeError, ValueError) as exc:
                 raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
         elif source in ("query", "header", "cookie"):
-            if not (_is_scalar(annotation) or _is_scalar_sequence(annotation)):
+            if not (_is_scalar(annotation) or is_scalar_sequence(annotation)):
                 raise fail(
                     param,
                     f"is read from the {source} but its type {annotation!r} is not a scalar "
@@ -565,7 +565,7 @@ def plan_for(
                 if marker is None or not marker.alias:
                     key = key.replace("_", "-") if convert else key
                 key = key.lower()
-        elif source in _READERS:
+        elif source in READERS:
             key = marker.alias if marker is not None and marker.alias else param.name
         else:
             raise fail(param, f"has an unknown source {source!r}")
@@ -573,7 +573,7 @@ def plan_for(
             annotation = Annotated[annotation, marker.meta]
         declared.append(
             DeclaredParameter(
-                param.name, source, key, annotation, default is _MISSING, default, marker
+                param.name, source, key, annotation, default is MISSING, default, marker
             )
         )
     if not declared and connection is not None and positional:
@@ -590,8 +590,8 @@ Reader = Callable[[Any], Any]
 
 
 # source -> builder of the reader for one parameter (path and body are built above)
-_READERS: dict[str, Callable[[DeclaredParameter], Reader]] = {}
+READERS: dict[str, Callable[[DeclaredParameter], Reader]] = {}
 # sources whose readers are coroutines (the generated call awaits them)
-_ASYNC_SOURCES: frozenset[str] = frozenset({"form"})
+ASYNC_SOURCES: frozenset[str] = frozenset({"form"})
 # sources read from the request body: at most one per route, documented as the requestBody
-_BODY_SOURCES: frozenset[str] = frozenset({"body", "form"})
+BODY_SOURCES: frozenset[str] = frozenset({"body", "form"})

@@ -23,8 +23,12 @@ __all__ = (
     "Request",
     "State",
     "StreamedBody",
+    "body_consumed",
+    "body_is_streamed",
     "build_request",
     "end_request",
+    "json_body",
+    "json_depth",
     "mark_disconnected",
     "parse_cookie_header",
     "parse_query_string",
@@ -382,17 +386,6 @@ class Request:
         body = self._body
         return len(body) if body and type(body) is not StreamedBody else 0
 
-    def _body_streamed(self) -> bool:
-        body = self._body
-        if type(body) is StreamedBody:
-            if body.consumed:
-                raise _streamed_error(body)
-            return True
-        return False
-
-    def _body_consumed(self) -> None:
-        cast(StreamedBody, self._body).consumed = True
-
     async def read_body(self) -> bytes | None:
         """The raw body, reading it now when the door left it unread (multipart bodies are
         streamed to ``form()`` instead); afterwards ``request.body`` returns it too.
@@ -400,7 +393,7 @@ class Request:
         Raises:
             HTTPError: 413 past the app's ``max_body_size``; 400 when the client left.
         """
-        if not self._body_streamed():
+        if not body_is_streamed(self):
             return self.body
         from .forms import read_whole_body
 
@@ -624,6 +617,41 @@ def end_request(request: Request) -> None:
     form = cache.get(_FORM)
     if form is not None:  # close uploaded files: their temporary files go away
         form.close_now()
+
+
+def body_is_streamed(request: Request) -> bool:
+    """Whether the door left the body unread for a streaming reader (a multipart form).
+
+    Raises:
+        FastwareError: when a reader already consumed it.
+    """
+    body = request._body
+    if type(body) is StreamedBody:
+        if body.consumed:
+            raise _streamed_error(body)
+        return True
+    return False
+
+
+def body_consumed(request: Request) -> None:
+    """Record that a streaming reader consumed the body the door left unread."""
+    cast(StreamedBody, request._body).consumed = True
+
+
+def json_body(request: Request) -> bytes | None:
+    """The body a JSON decoder reads (``None`` when there is none), after the checks
+    ``request.json`` makes: 415 for a body not sent as JSON, an error for a streamed one."""
+    body = request._body
+    if body is not None:
+        request._check_json_media_type()
+        if type(body) is StreamedBody:
+            raise _streamed_error(body)
+    return cast("bytes | None", body)
+
+
+def json_depth(request: Request) -> int:
+    """How deeply the request's JSON may nest (the app's ``max_json_depth``)."""
+    return request._max_depth
 
 
 def mark_disconnected(request: Request) -> None:

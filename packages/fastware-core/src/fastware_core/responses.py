@@ -62,7 +62,7 @@ def header_pairs(headers: HeadersInput | None) -> list[tuple[str, str]]:
 _text_types: dict[str, str] = {}
 
 
-def _text_type(content_type: str) -> str:
+def text_type(content_type: str) -> str:
     full = _text_types.get(content_type)
     if full is None:
         full = content_type
@@ -192,12 +192,12 @@ class TextResponse(Response):
 
     def render(self) -> tuple[str, bytes]:
         """``(content type with charset, UTF-8 body)``."""
-        content_type = _text_types.get(self.content_type) or _text_type(self.content_type)
+        content_type = _text_types.get(self.content_type) or text_type(self.content_type)
         return content_type, self.text.encode("utf-8")
 
     def rendered(self) -> tuple[int, str, bytes, list[tuple[str, str]] | None]:
         """``(status, content_type, body, extra headers)``."""
-        content_type = _text_types.get(self.content_type) or _text_type(self.content_type)
+        content_type = _text_types.get(self.content_type) or text_type(self.content_type)
         extra = None if not self._headers and not self._cookies else self.extra_headers()
         return self.status, content_type, self.text.encode("utf-8"), extra
 

@@ -17,7 +17,7 @@ from typing import Any
 from .dispatch import Dispatcher, current_task
 from .recording import record_error
 from .request import Request, mark_disconnected
-from .responses import Response, _text_type
+from .responses import Response, text_type
 from .websocket import WebSocket, close_at_once
 
 __all__ = ("Streaming", "close_generator", "stream_headers")
@@ -194,7 +194,7 @@ def stream_headers(response: Response) -> list[tuple[str, str]]:
     streams are UTF-8 by definition), then its own headers; no content-length."""
     content_type = response.content_type  # type: ignore[attr-defined]
     if content_type != "text/event-stream":
-        content_type = _text_type(content_type)
+        content_type = text_type(content_type)
     headers = [("content-type", content_type)]
     headers.extend(response.extra_headers() or ())
     return headers

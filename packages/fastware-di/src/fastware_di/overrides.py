@@ -23,19 +23,34 @@ class DependencyOverrides(MutableMapping[Factory, Factory]):
 
     Layers win over the base dict, the innermost first, and are checked when entered: a
     replacement that breaks a route's dependencies raises there, not in a request.
+
+    Args:
+        base: The dict reads and writes go to (a new one when ``None``).
+        check: Called after a layer is pushed (the resolver checks its routes); what it
+            raises leaves the ``with`` block before it starts.
     """
 
     __slots__ = ("_base", "_check", "_layers")
 
-    def __init__(self, base: dict[Factory, Factory] | None = None) -> None:
+    def __init__(
+        self,
+        base: dict[Factory, Factory] | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
         self._base: dict[Factory, Factory] = base if base is not None else {}
         self._layers: list[dict[Factory, Factory]] = []
-        self._check: Callable[[], None] | None = None
+        self._check = check
 
     @property
     def base(self) -> dict[Factory, Factory]:
         """The dict given at construction (the app's ``dependency_overrides``)."""
         return self._base
+
+    @property
+    def layers(self) -> list[dict[Factory, Factory]]:
+        """The layers in force, innermost last: the live list, which a caller reading it
+        once (to see cheaply whether any override is in force) keeps seeing change."""
+        return self._layers
 
     def get(self, key: Factory, default: Any = None) -> Any:
         """The replacement for ``key`` (layers first, innermost winning), or ``default``."""

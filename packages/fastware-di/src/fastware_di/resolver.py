@@ -33,8 +33,7 @@ class DependencyResolver:
     """
 
     def __init__(self, overrides: dict[Factory, Factory] | None = None) -> None:
-        self._overrides = DependencyOverrides(overrides)
-        self._overrides._check = self._check_routes
+        self._overrides = DependencyOverrides(overrides, check=self._check_routes)
         self._infos = InfoCache()
         # Prepared routes in registration order (weakly: a recompiled app drops its old ones).
         self._routes: weakref.WeakValueDictionary[int, _RouteCall] = weakref.WeakValueDictionary()
@@ -159,8 +158,8 @@ class _RouteCall:
         self._label = label
         self._handler = handler
         overrides = resolver._overrides
-        self._base = overrides._base
-        self._layers = overrides._layers
+        self._base = overrides.base
+        self._layers = overrides.layers
         # Compiled without overrides: the common case, and what registration must validate.
         self._plan = Compiler(resolver._infos, _no_override, label, self._deps).compile(
             self._handler

@@ -5,7 +5,7 @@ broadcaster and a broker made at import time exist before the fork and every wor
 with a copy of them. State that names a process (a publisher id with its sequence, an
 event id prefix) or belongs to one (a lock another thread held, a connection, the parent's
 event loop and clients) must be renewed in each child: objects holding such state register
-here and their ``_after_fork()`` runs in the child after every ``os.fork()``.
+here and their ``after_fork()`` runs in the child after every ``os.fork()``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ _renewed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def renew_after_fork(owner: Any) -> None:
-    """Call ``owner._after_fork()`` in the child of every later fork (while it lives)."""
+    """Call ``owner.after_fork()`` in the child of every later fork (while it lives)."""
     _renewed.add(owner)
 
 
 def _renew_all() -> None:
     for owner in list(_renewed):
-        owner._after_fork()
+        owner.after_fork()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork

@@ -158,7 +158,9 @@ class Broadcaster:
         self._idle: asyncio.Event | None = None
         renew_after_fork(self)
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
+        """In a forked child: start with no clients, loops or locks of the parent's
+        (registered at construction; the fork hook calls it)."""
         # A forked worker serves none of its parent's clients and runs none of its loops.
         self._lock = threading.Lock()
         self._unbind_locked()

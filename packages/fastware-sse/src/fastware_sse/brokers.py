@@ -114,7 +114,8 @@ class MemoryBroker:
         self._lock = threading.Lock()
         renew_after_fork(self)
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
+        """In a forked child: number events under a new prefix (the fork hook calls it)."""
         # Each forked worker numbers its own events: ids of the parent's prefix (the events
         # it kept) are no longer resumable here, and the other workers' ids never were.
         self._lock = threading.Lock()

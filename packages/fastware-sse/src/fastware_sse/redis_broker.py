@@ -20,7 +20,7 @@ logger = logging.getLogger("fastware.sse")
 
 # XADD and PUBLISH in one script: Redis runs it atomically, so the order of the messages on
 # the channel is the order of the ids in the stream, whichever worker published. Each
-# publisher (one per broker per process: see RedisBroker._after_fork) numbers its events; the
+# publisher (one per broker per process: see RedisBroker.after_fork) numbers its events; the
 # script skips a number it has already applied (KEYS[3] holds the last one per publisher),
 # so a batch retried after a connection dropped in the middle of it is not stored twice.
 _PUBLISH_SCRIPT = """
@@ -117,7 +117,7 @@ class RedisBroker:
         self._closing = False
         renew_after_fork(self)
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
         """In a forked child: become a publisher of its own, and drop the parent's
         connection and tasks (they belong to the parent's event loop; a socket used by two
         processes mixes their replies). Events the parent buffered keep the parent's

@@ -119,7 +119,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/?:@!$&'()*+,;=-._~%"
 
 
-def _redirect_url(scheme: str, host: str, port: str, path: str, query: str) -> str:
+def redirect_url(scheme: str, host: str, port: str, path: str, query: str) -> str:
     """An absolute URL for a redirect: host as split by ``split_host``, path re-quoted."""
     netloc = f"[{host}]" if ":" in host else host
     if port:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastware_core.types import ASGIApp
 
-from .base import Answer, Connection, HookMiddleware, _redirect_url, error_answer
+from .base import Answer, Connection, HookMiddleware, error_answer, redirect_url
 from .trusted_host import split_host
 
 __all__ = ("HTTPSRedirectMiddleware",)
@@ -50,7 +50,7 @@ class HTTPSRedirectMiddleware(HookMiddleware):
         if parts is None:
             return _INVALID
         host, port = parts
-        location = _redirect_url(
+        location = redirect_url(
             "https", host, "" if port == "80" else port, conn.path, conn.query_string
         )
         return self.status, "", b"", [("location", location)]

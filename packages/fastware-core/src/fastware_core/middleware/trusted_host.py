@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from fastware_core.types import ASGIApp
 
-from .base import Answer, Connection, HookMiddleware, _redirect_url, error_answer
+from .base import Answer, Connection, HookMiddleware, error_answer, redirect_url
 
 __all__ = ("TrustedHostMiddleware", "split_host")
 
@@ -118,6 +118,6 @@ class TrustedHostMiddleware(HookMiddleware):
         if self.is_allowed_host(host):
             return None
         if self.www_redirect and conn.type == "http" and self.is_allowed_host("www." + host):
-            location = _redirect_url(conn.scheme, "www." + host, port, conn.path, conn.query_string)
+            location = redirect_url(conn.scheme, "www." + host, port, conn.path, conn.query_string)
             return 307, "", b"", [("location", location)]
         return _INVALID

@@ -17,7 +17,7 @@ from fastware_core.lifespan import LifespanDriver
 from fastware_core.request import parse_cookie_header
 from fastware_core.types import ASGIApp
 
-from ._exchange import AsyncWebSocketSession, _Exchange
+from ._exchange import AsyncWebSocketSession, Exchange
 from ._responses import TestResponse, TestStreamResponse
 
 __all__ = ("AsyncTestClient",)
@@ -220,7 +220,7 @@ class AsyncTestClient:
             scope, body, full = self._build(
                 method, url, params, headers, cookies, content, payload, data
             )
-            exchange = _Exchange(self.app, scope, body, self.door)
+            exchange = Exchange(self.app, scope, body, self.door)
             try:
                 status, response_headers = await exchange.start()
             except BaseException:
@@ -261,7 +261,7 @@ class AsyncTestClient:
         scope, body, full = self._build(
             method, url, params, headers, cookies, content, payload, data
         )
-        exchange = _Exchange(self.app, scope, body, self.door)
+        exchange = Exchange(self.app, scope, body, self.door)
         try:
             status, response_headers = await exchange.start()
             self._remember_cookies(response_headers)
@@ -298,7 +298,7 @@ class AsyncTestClient:
             scope["headers"].append((b"sec-websocket-protocol", ", ".join(subprotocols).encode()))
         session = AsyncWebSocketSession(self.app, scope, self.timeout, self.door)
         try:
-            await session._connect()
+            await session.handshake()
             yield session
         finally:
             await session.close()

@@ -16,7 +16,7 @@ from ._rsgi import run_rsgi_http, run_rsgi_websocket
 __all__ = ("AsyncWebSocketSession",)
 
 
-class _Exchange:
+class Exchange:
     """One request in flight against the ASGI app."""
 
     def __init__(self, app: Any, scope: dict[str, Any], body: bytes, door: str = "asgi") -> None:
@@ -137,7 +137,9 @@ class AsyncWebSocketSession:
             raise WebSocketDisconnect(self.close_code, "The application returned")
         return message
 
-    async def _connect(self) -> None:
+    async def handshake(self) -> None:
+        """Start the app on this connection and wait for its answer to the handshake
+        (the clients call this before handing the session out)."""
         self._task = asyncio.get_running_loop().create_task(self._run())
         await self._to_app.put({"type": "websocket.connect"})
         message = await self._next()

@@ -11,7 +11,7 @@ import msgspec
 from fastware_core.datastructures import Headers
 
 if TYPE_CHECKING:
-    from ._exchange import _Exchange
+    from ._exchange import Exchange
 
 __all__ = ("TestResponse", "TestStreamResponse", "WebSocketDenied")
 
@@ -115,7 +115,7 @@ class TestStreamResponse(_ResponseBase):
     __test__ = False
 
     def __init__(
-        self, exchange: _Exchange, status_code: int, headers: Headers, method: str, url: str
+        self, exchange: Exchange, status_code: int, headers: Headers, method: str, url: str
     ) -> None:
         self._exchange = exchange
         self.status_code = status_code
