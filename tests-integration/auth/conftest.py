@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 import pytest
-from support.granian import GranianProcess
+from support.granian import GranianProcess, ServerPool
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 from support.redis import redis_server as redis_server  # the session's Redis fixture
 
 APP = "auth_app:app"
@@ -21,10 +22,9 @@ class StartGranian(Protocol):
 
 
 @pytest.fixture
-def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+def start_granian(tmp_path: Path, servers: ServerPool) -> StartGranian:
     """``start(interface, workers, env)``: the auth app under Granian, with its own user
     store; stopped after the test."""
-    started: list[GranianProcess] = []
 
     def start(
         interface: str, workers: int = 1, env: Mapping[str, str] | None = None
@@ -34,12 +34,6 @@ def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
             "AUTH_PREFIX": f"test:{uuid.uuid4().hex}:",
             **(env or {}),
         }
-        server = GranianProcess(APP, interface, tmp_path, full_env, workers=workers)
-        started.append(server)
-        server.start()
-        server.wait_ready()
-        return server
+        return servers.start(APP, interface, workers=workers, env=full_env)
 
-    yield start
-    for server in started:
-        server.stop()
+    return start

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 import pytest
-from support.granian import GranianProcess
+from support.granian import GranianProcess, ServerPool
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 from support.redis import RedisServer
 from support.redis import redis_server as redis_server  # the session's Redis fixture
 
@@ -32,20 +33,15 @@ class RespawningGranian(GranianProcess):
 
 
 @pytest.fixture
-def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+def start_granian(servers: ServerPool) -> StartGranian:
     """``start(workers, env)``: ``fw_flags_app:app`` under Granian, stopped after the test."""
-    started: list[GranianProcess] = []
 
     def start(workers: int, env: Mapping[str, str], interface: str = "rsgi") -> GranianProcess:
-        server = RespawningGranian("fw_flags_app:app", interface, tmp_path, env, workers=workers)
-        started.append(server)
-        server.start()
-        server.wait_ready()
-        return server
+        return servers.start(
+            "fw_flags_app:app", interface, workers=workers, env=env, launcher=RespawningGranian
+        )
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Protocol
 
 import pytest
-from support.granian import GranianProcess
+from support.granian import GranianProcess, ServerPool
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 from support.redis import RedisServer as RedisServer  # re-exported for the tests
 from support.redis import redis_server as redis_server  # the session's Redis fixture
 
@@ -22,19 +22,12 @@ class StartGranian(Protocol):
 
 
 @pytest.fixture
-def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+def start_granian(servers: ServerPool) -> StartGranian:
     """Start Granian on the forms app; every process is stopped after the test."""
-    started: list[GranianProcess] = []
 
     def start(
         interface: str, *, workers: int = 1, env: Mapping[str, str] | None = None
     ) -> GranianProcess:
-        process = GranianProcess(TARGET, interface, tmp_path, env, workers=workers)
-        started.append(process)
-        process.start()
-        process.wait_ready()
-        return process
+        return servers.start(TARGET, interface, workers=workers, env=env)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start

@@ -11,13 +11,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import msgspec
 import pytest
-from support.granian import APPS_DIR, GranianProcess, free_port
+from support.granian import APPS_DIR, GranianProcess, ServerPool, free_port
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 
 __all__ = ("APPS_DIR", "INTERFACES", "GranianProcess", "Server", "StartGranian", "free_port")
 
@@ -201,16 +201,11 @@ class StartGranian(Protocol):
 
 
 @pytest.fixture
-def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
-    """Start Granian for ``(target, interface)``; every process is stopped after the test."""
-    started: list[GranianProcess] = []
+def start_granian(servers: ServerPool) -> StartGranian:
+    """Start Granian for ``(target, interface)`` without waiting for it to answer; every
+    process is stopped after the test."""
 
     def start(target: str, interface: str, env: Mapping[str, str] | None = None) -> GranianProcess:
-        process = GranianProcess(target, interface, tmp_path, env)
-        started.append(process)
-        process.start()
-        return process
+        return servers.start(target, interface, env=env, wait=False)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start

@@ -12,12 +12,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Protocol
 
 import httpx
 import pytest
-from support.granian import FastwareServeProcess, GranianProcess
+from support.granian import FastwareServeProcess, GranianProcess, ServerPool
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 from support.redis import RedisServer as RedisServer  # re-exported for the tests
 from support.redis import redis_server as redis_server  # the session's Redis fixture
 
@@ -37,22 +37,15 @@ class StartGranian(Protocol):
 
 
 @pytest.fixture
-def start_granian(tmp_path: Path) -> Iterator[StartGranian]:
+def start_granian(servers: ServerPool) -> StartGranian:
     """``start(target, workers, env)``: a started Granian, stopped after the test."""
-    started: list[GranianProcess] = []
 
     def start(
         target: str, workers: int, env: Mapping[str, str], port: int | None = None
     ) -> GranianProcess:
-        server = GranianProcess(target, "rsgi", tmp_path, env, workers=workers, port=port)
-        started.append(server)
-        server.start()
-        server.wait_ready()
-        return server
+        return servers.start(target, workers=workers, env=env, port=port)
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 LAUNCHERS: dict[str, type[GranianProcess]] = {
@@ -62,25 +55,18 @@ LAUNCHERS: dict[str, type[GranianProcess]] = {
 
 
 @pytest.fixture(params=sorted(LAUNCHERS))
-def start_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartGranian]:
+def start_workers(request: pytest.FixtureRequest, servers: ServerPool) -> StartGranian:
     """``start(target, workers, env)`` through each launcher in turn: ``python -m granian``
     (every worker imports the app) and ``fastware serve`` (the app, its broadcaster and
     broker are created before Granian forks the workers)."""
     launcher = LAUNCHERS[request.param]
-    started: list[GranianProcess] = []
 
     def start(
         target: str, workers: int, env: Mapping[str, str], port: int | None = None
     ) -> GranianProcess:
-        server = launcher(target, "rsgi", tmp_path, env, workers=workers, port=port)
-        started.append(server)
-        server.start()
-        server.wait_ready()
-        return server
+        return servers.start(target, workers=workers, env=env, port=port, launcher=launcher)
 
-    yield start
-    for server in started:
-        server.stop()
+    return start
 
 
 class SSEReader:

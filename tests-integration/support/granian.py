@@ -1,8 +1,9 @@
 """Real Granian servers for the integration suites: ``python -m granian`` on a free port,
 or ``fastware serve`` (:class:`FastwareServeProcess`).
 
-Shared by ``http_doors/`` and ``sse/`` (tests-integration is on pytest's pythonpath, so
-suites import it as ``support.granian``).
+Shared by the suites (tests-integration is on pytest's pythonpath, so they import it as
+``support.granian``); a suite's ``conftest.py`` re-exports the :func:`servers` fixture and
+wraps :meth:`ServerPool.start` in a ``start_granian`` fixture naming its app.
 
 The two differ in what a worker shares: ``python -m granian`` imports the app again in
 every worker, while ``fastware serve`` imports it once in the main process and forks the
@@ -18,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -200,3 +201,51 @@ class FastwareServeProcess(GranianProcess):
 
     def describe(self) -> str:
         return f"fastware serve {self.target} on {self.url}"
+
+
+class ServerPool:
+    """The Granian servers one test started; :func:`servers` stops them all after it.
+
+    Each suite's ``start_granian`` fixture is a thin wrapper naming its app (and what else it
+    fixes) over :meth:`start`.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[GranianProcess] = []
+
+    def start(
+        self,
+        target: str,
+        interface: str = "rsgi",
+        *,
+        workers: int = 1,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        launcher: type[GranianProcess] = GranianProcess,
+        wait: bool = True,
+    ) -> GranianProcess:
+        """Start ``target`` (``module:app`` in ``apps/``) and, unless ``wait`` is false,
+        wait until it answers."""
+        server = launcher(target, interface, self.log_dir, env, workers=workers, port=port)
+        self.started.append(server)
+        server.start()
+        if wait:
+            server.wait_ready()
+        return server
+
+    def stop_all(self) -> None:
+        """Stop every server started, the last first."""
+        while self.started:
+            self.started.pop().stop()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[ServerPool]:
+    """A :class:`ServerPool` logging to the test's ``tmp_path``; its servers are stopped
+    after the test, passed or failed."""
+    pool = ServerPool(tmp_path)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
