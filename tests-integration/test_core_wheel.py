@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from support.granian import free_port
+from support.wheels import build_wheels, fresh_venv, uv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,53 +30,20 @@ if __name__ == "__main__":
 """
 
 
-def _uv() -> str:
-    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-    if not Path(uv).exists():
-        pytest.fail("uv is required to build the wheel (scripts/test installs it)")
-    return uv
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uv = _uv()
     work = tmp_path_factory.mktemp("wheel")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_"))}
-    subprocess.run(
-        [uv, "build", "--package", "fastware-core", "--wheel", "-o", str(work / "dist")],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    wheels = list((work / "dist").glob("fastware_core-*.whl"))
-    assert len(wheels) == 1
+    wheels = build_wheels(work / "dist", "fastware-core")
+    assert [wheel.name.split("-")[0] for wheel in wheels] == ["fastware_core"]
     venv = work / "venv"
-    subprocess.run(
-        [uv, "venv", "--python", sys.executable, str(venv)],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), str(wheels[0])],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+    fresh_venv(venv, [str(wheels[0])])
     (work / "app.py").write_text(APP)
     return venv
 
 
 def test_wheel_depends_on_msgspec_only(core_venv: Path) -> None:
     listing = subprocess.run(
-        [_uv(), "pip", "list", "--python", str(core_venv / "bin" / "python"), "--format", "freeze"],
+        [uv(), "pip", "list", "--python", str(core_venv / "bin" / "python"), "--format", "freeze"],
         check=True,
         capture_output=True,
         text=True,
@@ -101,11 +66,11 @@ def test_wheel_serves_an_app_in_process(core_venv: Path) -> None:
 def test_wheel_serves_an_app_under_granian(core_venv: Path) -> None:
     python = core_venv / "bin" / "python"
     subprocess.run(
-        [_uv(), "pip", "install", "--python", str(python), "granian>=2.7,<3"],
+        [uv(), "pip", "install", "--python", str(python), "granian>=2.7,<3"],
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(python), "-m", "granian", "--interface", "rsgi", "--port", str(port), "app:app"],
         cwd=core_venv.parent,

@@ -4,15 +4,15 @@ into a fresh environment, and its `fastware` command serves an app, finds it and
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
 import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
+from support.granian import free_port
+from support.wheels import build_wheels, fresh_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((ROOT / "packages" / "fastware" / "pyproject.toml").read_text())["project"][
@@ -34,50 +34,19 @@ app = create_app(router)
 """
 
 
-def _uv() -> str:
-    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-    if not Path(uv).exists():
-        pytest.fail("uv is required to build the wheels (scripts/test installs it)")
-    return uv
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with fastware installed from the wheels; its bin directory."""
-    uv = _uv()
     work = tmp_path_factory.mktemp("wheels")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_"))}
     dist = work / "dist"
-    subprocess.run(
-        [uv, "build", "--all-packages", "--wheel", "-o", str(dist)],
-        cwd=ROOT, check=True, capture_output=True, env=env,
-    )  # fmt: skip
-    names = sorted(path.name.split("-")[0] for path in dist.glob("*.whl"))
+    wheels = build_wheels(dist)
+    names = sorted(path.name.split("-")[0] for path in wheels)
     packages = sorted(
         p.parent.name.replace("-", "_") for p in ROOT.glob("packages/*/pyproject.toml")
     )
     assert names == packages
-    assert all(f"-{VERSION}-" in path.name for path in dist.glob("*.whl"))
-    venv = work / "venv"
-    subprocess.run(
-        [uv, "venv", "--python", sys.executable, str(venv)],
-        check=True, capture_output=True, env=env,
-    )  # fmt: skip
-    result = subprocess.run(
-        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), "--find-links",
-         str(dist), f"fastware=={VERSION}"],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return venv / "bin"
+    assert all(f"-{VERSION}-" in path.name for path in wheels)
+    return fresh_venv(work / "venv", [f"fastware=={VERSION}"], find_links=dist)
 
 
 def test_the_installed_command_reports_the_version(installed: Path) -> None:
@@ -104,7 +73,7 @@ def test_the_installed_command_serves_finds_and_stops_an_app(
         "FASTWARE_STATE_DIR": str(tmp_path / "state"),
         "PATH": f"{installed}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    port = _free_port()
+    port = free_port()
 
     def fastware(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
