@@ -420,26 +420,6 @@ class Request:
             form = cache[_FORM] = await read_form(self, limits)
         return form
 
-    def _check_json_media_type(self) -> None:
-        """415 for a body that was not sent as JSON (unless the app opted out).
-
-        A cross-site form can post ``text/plain``, a form encoding or no Content-Type at
-        all without a CORS preflight; refusing those keeps JSON endpoints out of its reach.
-        """
-        app = self._app
-        if app is None or not app.json_content_types_only:
-            return
-        content_type = self._conn.header("content-type")
-        if content_type == "application/json":  # what nearly every client sends
-            return
-        media = content_type.partition(";")[0].strip().lower() if content_type else ""
-        if media != "application/json" and not (media.endswith("+json") and "/" in media):
-            raise HTTPError(
-                415,
-                "Request body must be JSON (Content-Type: application/json), got "
-                + (repr(content_type) if content_type else "no Content-Type"),
-            )
-
     @property
     def json(self) -> Any:
         """The body decoded as JSON (cached), or ``None`` when there is no body.
@@ -452,11 +432,7 @@ class Request:
         cache = self._cached()
         value = cache.get("json", _UNSET)
         if value is _UNSET:
-            body = self._body
-            if body is not None:
-                self._check_json_media_type()
-                if type(body) is StreamedBody:
-                    raise _streamed_error(body)
+            body = json_body(self)
             value = cache["json"] = (
                 None if body is None else decode_json(body, max_depth=self._max_depth)
             )
@@ -482,13 +458,9 @@ class Request:
             except ValueError as exc:  # pydantic's ValidationError is a ValueError
                 raise HTTPError(422, str(exc)) from None
             return validated
-        body = self._body
+        body = json_body(self)
         if body is None:
             body = b"null"
-        else:
-            self._check_json_media_type()
-            if type(body) is StreamedBody:
-                raise _streamed_error(body)
         app = self._app
         decoded: T = decode_json(
             body, max_depth=DEFAULT_MAX_DEPTH if app is None else app.max_json_depth, type_=model
@@ -640,18 +612,43 @@ def body_consumed(request: Request) -> None:
 
 def json_body(request: Request) -> bytes | None:
     """The body a JSON decoder reads (``None`` when there is none), after the checks
-    ``request.json`` makes: 415 for a body not sent as JSON, an error for a streamed one."""
+    ``request.json`` and ``json_as`` make.
+
+    A cross-site form can post ``text/plain``, a form encoding or no Content-Type at all
+    without a CORS preflight; refusing those (unless the app opted out) keeps JSON
+    endpoints out of its reach.
+
+    Raises:
+        HTTPError: 415 for a body not sent as JSON (``application/json`` or ``+json``).
+        FastwareError: for a body the door left unread (multipart).
+    """
     body = request._body
-    if body is not None:
-        request._check_json_media_type()
-        if type(body) is StreamedBody:
-            raise _streamed_error(body)
-    return cast("bytes | None", body)
+    if body is None:
+        return None
+    app = request._app
+    if app is not None and app.json_content_types_only:
+        content_type = request._conn.header("content-type")
+        if content_type != "application/json":  # what nearly every client sends
+            media = content_type.partition(";")[0].strip().lower() if content_type else ""
+            if media != "application/json" and not (media.endswith("+json") and "/" in media):
+                raise HTTPError(
+                    415,
+                    "Request body must be JSON (Content-Type: application/json), got "
+                    + (repr(content_type) if content_type else "no Content-Type"),
+                )
+    if type(body) is StreamedBody:
+        raise _streamed_error(body)
+    raw: bytes = body
+    return raw
 
 
 def json_depth(request: Request) -> int:
     """How deeply the request's JSON may nest (the app's ``max_json_depth``)."""
-    return request._max_depth
+    app = request._app
+    if app is None:
+        return DEFAULT_MAX_DEPTH
+    depth: int = app.max_json_depth
+    return depth
 
 
 def mark_disconnected(request: Request) -> None:
