@@ -548,28 +548,25 @@ class CompiledRouter:
             entry = by_method.get(method)
             if entry is not None:
                 return entry, {}
-        if not self.has_tree:
-            return None
-        segs = key.split("/")
         shapes = self.shapes
-        if shapes is not None:  # the tree's routes by segment count and first segment
-            by_first = shapes.get(len(segs))
-            if by_first is None:
-                return None
-            for match, leaf in by_first.get(segs[0]) or by_first.get(None) or ():
-                entry = leaf.get(method)
-                if entry is not None:
-                    found = match(segs)
-                    if found is not None:
-                        return entry, found
+        if shapes is None:  # no parametrised route, or one with a greedy path parameter
+            return self.lookup_tree(method, key)
+        # the tree's routes by segment count and first segment, in the walk's order
+        segs = key.split("/")
+        by_first = shapes.get(len(segs))
+        if by_first is None:
             return None
-        params: dict[str, Any] = {}
-        entry = _walk(self.tree, segs, 0, method, params)
-        return None if entry is None else (entry, params)
+        for match, leaf in by_first.get(segs[0]) or by_first.get(None) or ():
+            entry = leaf.get(method)
+            if entry is not None:
+                found = match(segs)
+                if found is not None:
+                    return entry, found
+        return None
 
     def lookup_tree(self, method: str, key: str) -> tuple[RouteEntry, dict[str, Any]] | None:
-        """Like :meth:`lookup` for a caller that already missed the static table; ``key`` is
-        the path without leading and trailing slashes."""
+        """The tree walk for ``key`` (the path without leading and trailing slashes), without
+        the static table: what :meth:`lookup` does when the shape index cannot serve."""
         if not self.has_tree:
             return None
         params: dict[str, Any] = {}

@@ -58,11 +58,11 @@ CONTINUE: Any = object()
 """What :meth:`Dispatcher.static_answer` returns when neither static files nor the SPA apply."""
 
 JSON = "application/json"
+"""The Content-Type of JSON answers."""
 LENGTHS = tuple(map(str, range(4096)))
 """``str(n)`` for the body lengths of most answers: a tuple index instead of a conversion."""
 RAW_LENGTHS = tuple(b"%d" % n for n in range(4096))
 """The same as ASGI header bytes."""
-"""The Content-Type of JSON answers."""
 NOT_FOUND: Rendered = (404, JSON, b'{"detail":"Not found"}', None)
 SERVER_ERROR: Rendered = (500, JSON, b'{"detail":"Internal server error"}', None)
 NOSNIFF = ("x-content-type-options", "nosniff")

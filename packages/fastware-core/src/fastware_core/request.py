@@ -147,11 +147,6 @@ class Request:
         return cache
 
     @property
-    def _max_depth(self) -> int:
-        app = self._app
-        return DEFAULT_MAX_DEPTH if app is None else cast(int, app.max_json_depth)
-
-    @property
     def app(self) -> Any:
         """The application serving this request (``None`` for a request built by hand)."""
         return self._app
@@ -434,7 +429,7 @@ class Request:
         if value is _UNSET:
             body = json_body(self)
             value = cache["json"] = (
-                None if body is None else decode_json(body, max_depth=self._max_depth)
+                None if body is None else decode_json(body, max_depth=json_depth(self))
             )
         return value
 
@@ -461,7 +456,7 @@ class Request:
         body = json_body(self)
         if body is None:
             body = b"null"
-        app = self._app
+        app = self._app  # json_depth(), inlined: json_as is a hot path
         decoded: T = decode_json(
             body, max_depth=DEFAULT_MAX_DEPTH if app is None else app.max_json_depth, type_=model
         )
