@@ -281,6 +281,8 @@ def _shape_index(tree: _Node) -> Shapes | None:
             for _, name, conv_name, convert, child in node.params
         ]
         stack.extend(reversed(children))
+    # One matcher per route, shared by every table the route is listed in.
+    matched = [(_matcher(pattern), leaf) for pattern, leaf in routes]
     by_count: dict[int, list[int]] = {}
     for index, (pattern, _) in enumerate(routes):
         by_count.setdefault(len(pattern), []).append(index)
@@ -293,9 +295,9 @@ def _shape_index(tree: _Node) -> Shapes | None:
             chosen = sorted(
                 [i for i in indexes if routes[i][0][0] == (first, None, None)] + any_first
             )
-            table[first] = tuple((_matcher(routes[i][0]), routes[i][1]) for i in chosen)
+            table[first] = tuple(matched[i] for i in chosen)
         if any_first:
-            table[None] = tuple((_matcher(routes[i][0]), routes[i][1]) for i in any_first)
+            table[None] = tuple(matched[i] for i in any_first)
         shapes[count] = table
     return shapes
 
