@@ -167,8 +167,9 @@ def test_websockets_reach_apps_behind_user_asgi_middleware() -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("version", ["1.1", "2"])
 async def test_conflicting_content_lengths_are_refused(
-    raw_http: Any, make_scope: Any, door: str
+    raw_http: Any, make_scope: Any, door: str, version: str
 ) -> None:
     router = json_router()
     app = create_app(router)
@@ -178,15 +179,22 @@ async def test_conflicting_content_lengths_are_refused(
         (b"content-length", b"12"),
     ]
     if door == "asgi":
+        # the ASGI door checks every version itself
         sent, _ = await raw_http(app, "POST", "/json", headers=headers, chunks=[b"{}"])
         status, body = sent[0]["status"], sent[1]["body"]
     else:
         messages: list[dict[str, Any]] = []
         scope = make_scope("POST", "/json", headers=headers)
+        scope["http_version"] = version
         await run_rsgi_http(app, scope, b"{}", asyncio.Event(), messages.append)
         status, body = messages[0]["status"], messages[1]["body"]
     assert status == 400
-    assert msgspec.json.decode(body) == {"detail": "Invalid Content-Length"}
+    if door == "rsgi" and version == "1.1":
+        # Granian's HTTP/1 parser refuses them before the app (so does the RSGI double);
+        # tests-integration checks it against real Granian.
+        assert body == b""
+    else:
+        assert msgspec.json.decode(body) == {"detail": "Invalid Content-Length"}
 
 
 @pytest.mark.anyio

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from fastware_core import Address, Request, Router, TestClient, create_app
+from fastware_core import Address, AsyncTestClient, Request, Router, TestClient, create_app
 from fastware_core.types import ASGIApp
 
 RawExchange = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
@@ -636,6 +636,29 @@ def test_is_disconnected_is_false_during_a_normal_request(router: Router) -> Non
     with TestClient(create_app(router)) as client:
         assert client.post("/check", json={"a": 1}).json() == [False, False]
         assert client.post("/check").json() == [False, False]
+
+
+@pytest.mark.anyio
+async def test_the_disconnect_watcher_stops_when_the_handler_returns(router: Router) -> None:
+    watchers: list[asyncio.Task[Any]] = []
+
+    @router.get("/watch")
+    async def watch(request: Request) -> bool:
+        before = asyncio.all_tasks()
+        disconnected = await request.is_disconnected()
+        watchers.extend(asyncio.all_tasks() - before)
+        return disconnected
+
+    @router.get("/plain")
+    async def plain(request: Request) -> bool:
+        return False
+
+    async with AsyncTestClient(create_app(router)) as client:
+        assert (await client.get("/watch")).json() is False
+        assert (await client.get("/plain")).json() is False
+        assert len(watchers) == 1
+        await asyncio.sleep(0)  # let the cancellation land
+        assert watchers[0].cancelled()
 
 
 @pytest.mark.anyio

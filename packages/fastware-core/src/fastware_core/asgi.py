@@ -10,10 +10,12 @@ finished-hooks (timing) learn the status. Lifespan and WebSocket scopes are serv
 from __future__ import annotations
 
 import asyncio
+from asyncio import get_running_loop
 from functools import partial
 from time import perf_counter
 from typing import Any
 
+from ._deadlines import task_of
 from ._filesend import asgi_headers, send_file_asgi, send_static_asgi
 from ._json import encode_json
 from .connection import ASGIConnection, Connection
@@ -148,16 +150,17 @@ class ASGIDoor(Lifecycle):
             request = build_request(conn, params, body, self)
             try:
                 result = await entry.call(request)
-                # _result()'s commonest cases: a dict, a response
-                if type(result) is dict and entry.response_model is None:
-                    out = (200, JSON, encode_json(result), None)
-                elif isinstance(result, Response):
-                    out = result if result.streaming else result.rendered()
-                else:
+                # _result() without a response model, inlined
+                if entry.response_model is not None:
                     out = self._result(result, entry, request)
+                elif type(result) is dict or not isinstance(result, Response):
+                    out = (200, JSON, encode_json(result), None)
+                else:
+                    out = result if result.streaming else result.rendered()
             except Exception as exc:
                 out = await self._handle_error(exc, request, scope.get(RAISE_KEY, False))
-            end_request(request)
+            if conn.ends:
+                end_request(request)
         if type(out) is tuple:
             status, content_type_text, payload, extra = out
             if extra is None and self._plain_answers:
@@ -287,7 +290,16 @@ class ASGIDoor(Lifecycle):
         chunks: list[bytes] = []
         size = 0
         deadlines = self._deadlines
-        task = deadlines.start() if deadlines is not None else None
+        task = None
+        if deadlines is not None:  # deadlines.start(), inlined
+            loop = get_running_loop()
+            task = task_of(loop)
+            if isinstance(task, asyncio.Task):
+                deadlines.pending[task] = deadlines.tick
+                if deadlines.reaper_loop is not loop:
+                    deadlines.watch(loop)
+            else:
+                task = None
         try:
             while True:
                 message = await receive()
@@ -306,8 +318,10 @@ class ASGIDoor(Lifecycle):
                 raise HTTPError(408, "Request body not received in time") from None
             raise
         finally:
-            if task is not None and deadlines is not None:
-                deadlines.finish(task)
+            if task is not None and deadlines is not None:  # deadlines.finish(), inlined
+                del deadlines.pending[task]
+                if deadlines.timed_out:
+                    deadlines.timed_out.discard(task)
         if not chunks:
             return None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -99,6 +99,10 @@ class ASGIConnection(msgspec.Struct, eq=False):
     state: dict[str, Any]
     """``scope["state"]`` (created when the server sent none): per-request state."""
     _headers: Headers | None = None
+    ends: bool = False
+    """Whether the request holds something to release once its handler has returned (a
+    disconnect watcher, a parsed form's files): set by :class:`~fastware_core.Request`, so
+    that the doors call ``end_request`` only then."""
 
     door: ClassVar[str] = "asgi"
     """Which door the connection came through."""
@@ -209,7 +213,8 @@ class RSGIConnection(msgspec.Struct, eq=False):
     """A :class:`Connection` over a Granian RSGI scope (HTTP or WebSocket).
 
     A struct, so that the door builds one per request in C: ``RSGIConnection(scope,
-    protocol, method, path, state)``; :meth:`of` reads method and path from the scope.
+    protocol, method, path, state, header_map)``; :meth:`of` reads method, path and
+    headers from the scope.
 
     Args:
         scope: The RSGI scope.
@@ -218,6 +223,8 @@ class RSGIConnection(msgspec.Struct, eq=False):
         method: The request method (``""`` for a WebSocket).
         path: The percent-decoded path (``scope.path``).
         state: The per-request state to start from.
+        header_map: ``scope.headers``, read once: Granian copies every header on each read
+            of that attribute.
     """
 
     _scope: RSGIScope
@@ -229,7 +236,14 @@ class RSGIConnection(msgspec.Struct, eq=False):
     """The percent-decoded path."""
     state: dict[str, Any]
     """Per-request state; it becomes ``request.state``."""
+    header_map: Any
+    """The server's mapping of the request headers (Granian's ``RSGIHeaders``: lower-case
+    names, ``get``, ``get_all``, ``items``)."""
     _headers: Headers | None = None
+    ends: bool = False
+    """Whether the request holds something to release once its handler has returned (a
+    disconnect watcher, a parsed form's files): set by :class:`~fastware_core.Request`, so
+    that the doors call ``end_request`` only then."""
 
     door: ClassVar[str] = "rsgi"
     """Which door the connection came through."""
@@ -237,7 +251,8 @@ class RSGIConnection(msgspec.Struct, eq=False):
     @classmethod
     def of(cls, scope: RSGIScope, protocol: Any = None) -> RSGIConnection:
         """The view of ``scope`` (HTTP or WebSocket) with an empty state."""
-        return cls(scope, protocol, "" if scope.proto == "ws" else scope.method, scope.path, {})
+        method = "" if scope.proto == "ws" else scope.method
+        return cls(scope, protocol, method, scope.path, {}, scope.headers)
 
     @property
     def type(self) -> str:
@@ -287,19 +302,19 @@ class RSGIConnection(msgspec.Struct, eq=False):
         """Every request header (built once, on first use)."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers(self._scope.headers.items())
+            headers = self._headers = Headers(self.header_map.items())
         return headers
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), or ``None``."""
-        value: str | None = self._scope.headers.get(name)
+        value: str | None = self.header_map.get(name)
         if value is None and name == "host":
             value = self._scope.authority  # HTTP/2 sends :authority instead of Host
         return value
 
     def header_list(self, name: str) -> list[str]:
         """Every value of header ``name`` (lower case), in order."""
-        values = self._scope.headers.get_all(name)
+        values: list[str] = self.header_map.get_all(name)
         if not values and name == "host" and self._scope.authority:
             values = [self._scope.authority]
         return values

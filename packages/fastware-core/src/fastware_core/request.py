@@ -413,6 +413,7 @@ class Request:
             from .forms import read_form
 
             form = cache[_FORM] = await read_form(self, limits)
+            self._conn.ends = True
         return form
 
     @property
@@ -516,6 +517,7 @@ class Request:
             if isinstance(self._conn, ASGIConnection) and self._conn.receive is None:
                 return False
             cache[_WATCHER] = asyncio.get_running_loop().create_task(self._watch())
+            self._conn.ends = True
             await asyncio.sleep(0)
         return bool(cache.get(_DISCONNECTED))
 
@@ -574,7 +576,8 @@ def build_request(
 
 
 def end_request(request: Request) -> None:
-    """Stop watching for a disconnect once the handler returned (see ``is_disconnected``)."""
+    """Stop watching for a disconnect once the handler returned (see ``is_disconnected``) and
+    close a parsed form's files. The doors call it when the connection says it ``ends``."""
     cache = request._cache
     if cache is None:
         return

@@ -11,11 +11,13 @@ Plain ASGI apps (mounts, user ASGI middleware) are served through the adapters o
 from __future__ import annotations
 
 import asyncio
+from asyncio import get_running_loop
 from collections.abc import Sequence
 from functools import partial
 from time import perf_counter
 from typing import Any
 
+from ._deadlines import task_of
 from ._filesend import send_file_rsgi, send_static_rsgi
 from ._json import encode_json
 from ._rsgi_asgi import call_asgi_over_rsgi, call_asgi_websocket_over_rsgi
@@ -74,11 +76,13 @@ class RSGIDoor(Lifecycle):
         ids = self._request_ids
         if ids is None:
             request_id = None
-            conn = RSGIConnection(scope, protocol, method, path, {})
+            conn = RSGIConnection(scope, protocol, method, path, {}, request_headers)
         else:
             incoming = request_headers.get(self._request_id_header)
             request_id = id_source.fresh() if incoming is None else ids.identify(incoming)
-            conn = RSGIConnection(scope, protocol, method, path, {"request_id": request_id})
+            conn = RSGIConnection(
+                scope, protocol, method, path, {"request_id": request_id}, request_headers
+            )
         for hook, answer_after, answer_finished in self._before_hooks:
             answer = hook.before(conn)
             if answer is not None:
@@ -124,7 +128,7 @@ class RSGIDoor(Lifecycle):
                 if content_type and content_type[0] in "mM" and is_multipart(content_type):
                     body = self._streamed_body(request_headers, length)
                 else:
-                    body = await self._read_rsgi_body(protocol, request_headers, length)
+                    body = await self._read_rsgi_body(protocol, scope, request_headers, length)
             except HTTPError as exc:
                 out = self._error(exc.status_code, exc.detail, exc.headers)
         request = None
@@ -132,16 +136,17 @@ class RSGIDoor(Lifecycle):
             request = build_request(conn, params, body, self)
             try:
                 result = await entry.call(request)
-                # _result()'s commonest cases: a dict, a response
-                if type(result) is dict and entry.response_model is None:
-                    out = (200, JSON, encode_json(result), None)
-                elif isinstance(result, Response):
-                    out = result if result.streaming else result.rendered()
-                else:
+                # _result() without a response model, inlined
+                if entry.response_model is not None:
                     out = self._result(result, entry, request)
+                elif type(result) is dict or not isinstance(result, Response):
+                    out = (200, JSON, encode_json(result), None)
+                else:
+                    out = result if result.streaming else result.rendered()
             except Exception as exc:
                 out = await self._handle_error(exc, request, False)
-            end_request(request)
+            if conn.ends:
+                end_request(request)
         if type(out) is tuple:
             status, content_type, payload, extra = out
             if extra is None and self._plain_answers:
@@ -234,20 +239,35 @@ class RSGIDoor(Lifecycle):
         return StreamedBody()
 
     async def _read_rsgi_body(
-        self, protocol: RSGIHTTPProtocol, headers: Any, length: str | None
+        self, protocol: RSGIHTTPProtocol, scope: RSGIScope, headers: Any, length: str | None
     ) -> bytes | None:
         limit = self.max_body_size
         if length is not None:
-            # Granian passes repeated headers through; conflicting lengths are a smuggling
-            # attempt (the ASGI door refuses them too).
-            lengths = headers.get_all("content-length")
-            if len(lengths) > 1 and len(set(lengths)) > 1:
+            # Conflicting lengths are a smuggling attempt (the ASGI door refuses them too).
+            # Granian's HTTP/1.1 parser answers them 400 before the app is called; other
+            # versions pass repeated headers through, and are checked here.
+            if scope.http_version != "1.1":
+                lengths = headers.get_all("content-length")
+                if len(lengths) > 1 and len(set(lengths)) > 1:
+                    raise HTTPError(400, "Invalid Content-Length")
+            # _check_length(), inlined; a length shorter than the limit's needs no int()
+            if not length.isdigit() or not length.isascii():
                 raise HTTPError(400, "Invalid Content-Length")
-            self._check_length(length)
+            if limit is not None and len(length) >= len(str(limit)) and int(length) > limit:
+                raise HTTPError(413, "Request body too large")
             if length == "0":
                 return None
         deadlines = self._deadlines
-        task = deadlines.start() if deadlines is not None else None
+        task = None
+        if deadlines is not None:  # deadlines.start(), inlined
+            loop = get_running_loop()
+            task = task_of(loop)
+            if isinstance(task, asyncio.Task):
+                deadlines.pending[task] = deadlines.tick
+                if deadlines.reaper_loop is not loop:
+                    deadlines.watch(loop)
+            else:
+                task = None
         try:
             if length is not None:
                 body: bytes = await protocol()
@@ -265,8 +285,10 @@ class RSGIDoor(Lifecycle):
                 raise HTTPError(408, "Request body not received in time") from None
             raise
         finally:
-            if task is not None and deadlines is not None:
-                deadlines.finish(task)
+            if task is not None and deadlines is not None:  # deadlines.finish(), inlined
+                del deadlines.pending[task]
+                if deadlines.timed_out:
+                    deadlines.timed_out.discard(task)
 
     async def _rsgi_stream(
         self, protocol: Any, conn: Connection, response: Response, head: bool, request: Request

@@ -7,9 +7,11 @@ raw ``query_string``, ``authority`` and lower-cased ``headers`` with ``get``/``g
 ``response_empty/str/bytes/file/file_range`` answer in one call (adding the Content-Length
 of the body the app passed when it sent none, as Granian 2.8 does) and ``response_stream``
 returns a transport; ``client_disconnect()`` resolves when the client leaves. A second answer
-raises, as Granian's ``RSGIProtocolError`` does. For WebSockets, ``accept()`` returns a
-transport and ``close(status)`` refuses the handshake with that HTTP status before accept
-and, after it, sends a close frame without a code, as Granian 2.8 does.
+raises, as Granian's ``RSGIProtocolError`` does. An HTTP/1 request with conflicting
+Content-Length headers gets an empty 400 without reaching the app, as from Granian's parser.
+For WebSockets, ``accept()`` returns a transport and ``close(status)`` refuses the handshake
+with that HTTP status before accept and, after it, sends a close frame without a code, as
+Granian 2.8 does.
 
 The double speaks to the test client in ASGI-style messages, so one client serves both doors.
 """
@@ -185,7 +187,12 @@ async def run_rsgi_http(
     """Serve one request through ``app.__rsgi__``; answers arrive at ``put`` as ASGI
     messages. An app that returns without answering gets Granian's 500."""
     protocol = _HTTPProtocol(body, gone, put, head=asgi_scope.get("method") == "HEAD")
-    await app.__rsgi__(_Scope(asgi_scope, "http"), protocol)
+    scope = _Scope(asgi_scope, "http")
+    if scope.http_version != "2" and len(set(scope.headers.get_all("content-length"))) > 1:
+        # Granian's HTTP/1 parser (hyper) answers conflicting lengths 400 without the app.
+        protocol.response_empty(400, [("connection", "close")])
+        return
+    await app.__rsgi__(scope, protocol)
     if not protocol.answered:
         protocol.response_bytes(500, [("content-type", "text/plain")], b"Internal Server Error")
     elif protocol.stream is not None and not protocol.stream.ended:
