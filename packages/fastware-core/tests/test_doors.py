@@ -144,6 +144,29 @@ def test_websockets_reach_mounted_asgi_apps() -> None:
         assert ws.receive_text() == "echo:hi:/chat"
 
 
+async def headers_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http":
+        seen = [[bytes(k).decode(), bytes(v).decode()] for k, v in scope["headers"]]
+        body = msgspec.json.encode([h for h in seen if h[0].startswith("x-")])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept", "subprotocol": (scope["subprotocols"] or [None])[0]})
+    await send({"type": "websocket.send", "text": ",".join(scope["subprotocols"])})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+def test_mounted_apps_get_the_request_headers() -> None:
+    router = Router()
+    router.mount("/legacy", headers_app)
+    with TestClient(create_app(router)) as client:
+        response = client.get("/legacy/", headers={"X-One": "1", "X-Two": "2"})
+        assert response.json() == [["x-one", "1"], ["x-two", "2"]]
+        with client.websocket_connect("/legacy/ws", subprotocols=["a", "b"]) as ws:
+            assert ws.receive_text() == "a,b"
+
+
 def test_websockets_reach_apps_behind_user_asgi_middleware() -> None:
     router = Router()
 

@@ -30,23 +30,31 @@ def parse_address(text: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port) if port.isdigit() else 0
 
 
-def asgi_scope_from_rsgi(rsgi: Any, state: dict[str, Any]) -> Scope:
-    """An ASGI HTTP (or WebSocket) scope equivalent to an RSGI one."""
+def asgi_scope_from_rsgi(rsgi: Any, state: dict[str, Any], headers: Any = None) -> Scope:
+    """An ASGI HTTP (or WebSocket) scope equivalent to an RSGI one.
+
+    ``headers`` is ``rsgi.headers`` when the caller read it already: Granian copies every
+    header on each read of that attribute.
+    """
     path: str = rsgi.path
+    if headers is None:
+        headers = rsgi.headers
     if rsgi.proto == "ws":
-        scope = asgi_scope_from_rsgi_http(rsgi, state, path)
+        scope = asgi_scope_from_rsgi_http(rsgi, state, path, headers)
         del scope["method"]
         scope["type"] = "websocket"
         scope["scheme"] = "wss" if rsgi.scheme == "https" else "ws"
-        protocols = rsgi.headers.get("sec-websocket-protocol")
+        protocols = headers.get("sec-websocket-protocol")
         scope["subprotocols"] = (
             [p.strip() for p in protocols.split(",") if p.strip()] if protocols else []
         )
         return scope
-    return asgi_scope_from_rsgi_http(rsgi, state, path)
+    return asgi_scope_from_rsgi_http(rsgi, state, path, headers)
 
 
-def asgi_scope_from_rsgi_http(rsgi: Any, state: dict[str, Any], path: str) -> Scope:
+def asgi_scope_from_rsgi_http(
+    rsgi: Any, state: dict[str, Any], path: str, headers: Any = None
+) -> Scope:
     """The ASGI HTTP scope of an RSGI one (see :func:`asgi_scope_from_rsgi`)."""
     return {
         "type": "http",
@@ -59,7 +67,8 @@ def asgi_scope_from_rsgi_http(rsgi: Any, state: dict[str, Any], path: str) -> Sc
         "query_string": rsgi.query_string.encode("latin-1", "replace"),
         "root_path": "",
         "headers": [
-            (k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in rsgi.headers.items()
+            (k.encode("latin-1"), v.encode("latin-1", "replace"))
+            for k, v in (rsgi.headers if headers is None else headers).items()
         ],
         "client": parse_address(rsgi.client),
         "server": parse_address(rsgi.server),

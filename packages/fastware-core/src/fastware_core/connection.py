@@ -321,7 +321,7 @@ class RSGIConnection(msgspec.Struct, eq=False):
 
     def asgi_scope(self) -> Scope:
         """An equivalent ASGI scope, sharing this view's state."""
-        return asgi_scope_from_rsgi(self._scope, self.state)
+        return asgi_scope_from_rsgi(self._scope, self.state, self.header_map)
 
     async def wait_disconnect(self) -> None:
         """Return once the client has gone away (never, for a view without a protocol)."""
