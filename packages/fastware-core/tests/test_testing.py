@@ -40,6 +40,7 @@ def echo_app() -> App:
             "content_type": request.header("content-type"),
             "body": request.body.decode() if request.body else None,
             "token": request.header("x-token"),
+            "tokens": request.headers.getlist("x-token"),
             "cookies": request.cookies,
         }
 
@@ -154,6 +155,14 @@ def test_request_headers_and_client_default_headers() -> None:
         assert client.get("/echo").json()["token"] == "default"
         assert client.get("/echo", headers={"X-Token": "same case"}).json()["token"] == "same case"
         assert client.get("/echo", headers={"x-token": "override"}).json()["token"] == "override"
+
+
+def test_request_headers_as_pairs_keep_repeated_names_in_order() -> None:
+    # httpx takes headers as (name, value) pairs too, and 0.6.3's clients were httpx's.
+    with TestClient(echo_app(), headers={"X-Token": "default"}) as client:
+        pairs = [("X-Token", "one"), ("x-token", "two"), ("X-Other", "x")]
+        assert client.get("/echo", headers=pairs).json()["tokens"] == ["one", "two"]
+        assert client.get("/echo", headers=[]).json()["tokens"] == ["default"]
 
 
 def test_cookie_jar_keeps_cookies_and_deletion_removes_them() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -19,6 +19,10 @@ from fastware_core.types import ASGIApp
 
 from ._exchange import AsyncWebSocketSession, Exchange
 from ._responses import TestResponse, TestStreamResponse
+
+HeadersArg = Mapping[str, str] | Sequence[tuple[str, str]]
+"""A request's headers: a mapping, or ``(name, value)`` pairs (repeated names kept, in
+order), as httpx takes them."""
 
 __all__ = ("AsyncTestClient",)
 
@@ -114,7 +118,7 @@ class AsyncTestClient:
         method: str,
         url: str,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None,
-        headers: Mapping[str, str] | None,
+        headers: HeadersArg | None,
         cookies: Mapping[str, str] | None,
         content: bytes | str | None,
         json: Any,
@@ -146,12 +150,13 @@ class AsyncTestClient:
             sent.append(("content-type", "application/x-www-form-urlencoded"))
         elif content is not None:
             body = content.encode() if isinstance(content, str) else bytes(content)
-        overrides = {k.lower() for k in headers or {}}
-        merged = {k: v for k, v in self.headers.items() if k.lower() not in overrides}
-        merged.update(headers or {})
-        lowered = {k.lower() for k in merged}
+        given = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        overrides = {k.lower() for k, _ in given}
+        merged = [(k, v) for k, v in self.headers.items() if k.lower() not in overrides]
+        merged += given
+        lowered = {k.lower() for k, _ in merged}
         sent = [(k, v) for k, v in sent if k not in lowered]
-        sent.extend(merged.items())
+        sent.extend(merged)
         sends_body = body or method.upper() in {"POST", "PUT", "PATCH"}
         if sends_body and "content-length" not in lowered and "transfer-encoding" not in lowered:
             sent.append(("content-length", str(len(body))))
@@ -204,7 +209,7 @@ class AsyncTestClient:
         url: str,
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersArg | None = None,
         cookies: Mapping[str, str] | None = None,
         content: bytes | str | None = None,
         json: Any = None,
@@ -250,7 +255,7 @@ class AsyncTestClient:
         url: str,
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersArg | None = None,
         cookies: Mapping[str, str] | None = None,
         content: bytes | str | None = None,
         json: Any = None,
@@ -278,7 +283,7 @@ class AsyncTestClient:
         url: str,
         *,
         subprotocols: list[str] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersArg | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[AsyncWebSocketSession]:
         """Open a WebSocket to the app: ``async with client.websocket_connect("/ws") as ws:``.
