@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -23,6 +24,7 @@ from fastware_core import (
     delete_cookie,
     set_cookie,
 )
+from fastware_core.forms import UploadFile
 from fastware_core.types import Receive, Scope, Send
 
 
@@ -163,6 +165,61 @@ def test_request_headers_as_pairs_keep_repeated_names_in_order() -> None:
         pairs = [("X-Token", "one"), ("x-token", "two"), ("X-Other", "x")]
         assert client.get("/echo", headers=pairs).json()["tokens"] == ["one", "two"]
         assert client.get("/echo", headers=[]).json()["tokens"] == ["default"]
+
+
+def upload_app() -> Any:
+    router = Router()
+
+    @router.post("/upload")
+    async def upload(request: Request) -> list[list[Any]]:
+        form = await request.form()
+        out: list[list[Any]] = []
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                out.append([name, value.filename, value.content_type, data.decode()])
+            else:
+                out.append([name, value])
+        return out
+
+    return create_app(router)
+
+
+def test_files_send_a_multipart_form_as_httpx_does(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("from disk")
+    with TestClient(upload_app()) as client, notes.open("rb") as opened:
+        response = client.post(
+            "/upload",
+            data={"title": "Hi", "tags": ["a", "b"], "count": 3},
+            files=[
+                ("doc", ("report.csv", b"x,y", "text/csv")),
+                ("doc", ("second.json", '{"a": 1}')),
+                ("raw", b"bytes only"),
+                ("disk", opened),
+                ("plain", (None, "a field sent through files")),
+            ],
+        )
+    assert response.status_code == 200
+    assert response.json() == [
+        ["title", "Hi"],
+        ["tags", "a"],
+        ["tags", "b"],
+        ["count", "3"],
+        ["doc", "report.csv", "text/csv", "x,y"],
+        ["doc", "second.json", "application/json", '{"a": 1}'],
+        ["raw", "upload", "application/octet-stream", "bytes only"],
+        ["disk", "notes.txt", "text/plain", "from disk"],
+        ["plain", "a field sent through files"],
+    ]
+
+
+def test_files_as_a_mapping_with_headers_of_their_own() -> None:
+    with TestClient(upload_app()) as client:
+        response = client.post(
+            "/upload", files={"f": ("a.bin", b"\x00\x01", "application/x-thing", {"X-A": "1"})}
+        )
+    assert response.json() == [["f", "a.bin", "application/x-thing", "\x00\x01"]]
 
 
 def test_cookie_jar_keeps_cookies_and_deletion_removes_them() -> None:

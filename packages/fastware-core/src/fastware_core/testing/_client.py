@@ -18,6 +18,7 @@ from fastware_core.request import parse_cookie_header
 from fastware_core.types import ASGIApp
 
 from ._exchange import AsyncWebSocketSession, Exchange
+from ._multipart import FilesArg, encode_multipart
 from ._responses import TestResponse, TestStreamResponse
 
 HeadersArg = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -123,6 +124,7 @@ class AsyncTestClient:
         content: bytes | str | None,
         json: Any,
         data: Mapping[str, Any] | None,
+        files: FilesArg | None = None,
     ) -> tuple[dict[str, Any], bytes, str]:
         full = (
             urljoin(self.base_url + "/", url)
@@ -145,6 +147,9 @@ class AsyncTestClient:
         if json is not _NO_JSON:
             body = msgspec.json.encode(json)
             sent.append(("content-type", "application/json"))
+        elif files is not None:
+            body, form_type = encode_multipart(data, files)
+            sent.append(("content-type", form_type))
         elif data is not None:
             body = urlencode(data, doseq=True).encode()
             sent.append(("content-type", "application/x-www-form-urlencoded"))
@@ -214,16 +219,19 @@ class AsyncTestClient:
         content: bytes | str | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesArg | None = None,
         follow_redirects: bool = False,
     ) -> TestResponse:
         """Send one request and read the whole response.
 
-        ``json=None`` sends no body; pass ``content=b"null"`` to send JSON null.
+        ``json=None`` sends no body; pass ``content=b"null"`` to send JSON null. ``files``
+        (with ``data`` for the other fields) sends a ``multipart/form-data`` body, as httpx
+        does (see :data:`~fastware_core.testing._multipart.FilesArg`).
         """
         payload = _NO_JSON if json is None else json
         for _ in range(20):
             scope, body, full = self._build(
-                method, url, params, headers, cookies, content, payload, data
+                method, url, params, headers, cookies, content, payload, data, files
             )
             exchange = Exchange(self.app, scope, body, self.door)
             try:
@@ -244,7 +252,7 @@ class AsyncTestClient:
                 return response
             url = response.headers["location"]
             if status == 303 or (status in (301, 302) and method == "POST"):
-                method, content, payload, data = "GET", None, _NO_JSON, None
+                method, content, payload, data, files = "GET", None, _NO_JSON, None, None
             params = None
         raise RuntimeError("Too many redirects")
 
@@ -260,11 +268,12 @@ class AsyncTestClient:
         content: bytes | str | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        files: FilesArg | None = None,
     ) -> AsyncIterator[TestStreamResponse]:
         """Send a request and read the response incrementally; leaving disconnects."""
         payload = _NO_JSON if json is None else json
         scope, body, full = self._build(
-            method, url, params, headers, cookies, content, payload, data
+            method, url, params, headers, cookies, content, payload, data, files
         )
         exchange = Exchange(self.app, scope, body, self.door)
         try:
