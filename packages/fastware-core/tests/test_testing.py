@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -220,6 +223,49 @@ def test_files_as_a_mapping_with_headers_of_their_own() -> None:
             "/upload", files={"f": ("a.bin", b"\x00\x01", "application/x-thing", {"X-A": "1"})}
         )
     assert response.json() == [["f", "a.bin", "application/x-thing", "\x00\x01"]]
+
+
+def auth_app() -> Any:
+    router = Router()
+
+    @router.get("/who")
+    async def who(request: Request) -> dict[str, Any]:
+        return {"authorization": request.header("authorization")}
+
+    @router.get("/slow")
+    async def slow(request: Request) -> dict[str, Any]:
+        await asyncio.sleep(30)
+        return {}
+
+    return create_app(router)
+
+
+def test_auth_sends_basic_credentials_as_httpx_does() -> None:
+    with TestClient(auth_app()) as client:
+        sent = client.get("/who", auth=("user", "pa:ss")).json()["authorization"]
+        assert sent == "Basic " + base64.b64encode(b"user:pa:ss").decode()
+        given = {"Authorization": "Bearer t"}
+        assert client.get("/who", auth=("u", "p"), headers=given).json() == {
+            "authorization": "Bearer t"
+        }
+
+
+def test_a_request_timeout_bounds_the_exchange() -> None:
+    with TestClient(auth_app()) as client:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            client.get("/slow", timeout=0.2)
+        assert time.monotonic() - started < 5
+        assert client.get("/who", timeout=5).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_the_async_client_takes_auth_and_timeout() -> None:
+    async with AsyncTestClient(auth_app()) as client:
+        response = await client.get("/who", auth=("a", "b"))
+        assert response.json() == {"authorization": "Basic " + base64.b64encode(b"a:b").decode()}
+        with pytest.raises(TimeoutError):
+            await client.get("/slow", timeout=0.2)
 
 
 def test_cookie_jar_keeps_cookies_and_deletion_removes_them() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -220,14 +222,42 @@ class AsyncTestClient:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         files: FilesArg | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpx's request methods take it
         follow_redirects: bool = False,
     ) -> TestResponse:
         """Send one request and read the whole response.
 
         ``json=None`` sends no body; pass ``content=b"null"`` to send JSON null. ``files``
         (with ``data`` for the other fields) sends a ``multipart/form-data`` body, as httpx
-        does (see :data:`~fastware_core.testing._multipart.FilesArg`).
+        does (see :data:`~fastware_core.testing._multipart.FilesArg`). ``auth=(user,
+        password)`` sends HTTP Basic credentials. ``timeout`` bounds the whole exchange in
+        seconds (``TimeoutError`` past it; by default there is no bound).
         """
+        if auth is not None:
+            headers = _with_basic_auth(headers, auth)
+        if timeout is None:
+            return await self._request(
+                method, url, params, headers, cookies, content, json, data, files, follow_redirects
+            )
+        async with asyncio.timeout(timeout):
+            return await self._request(
+                method, url, params, headers, cookies, content, json, data, files, follow_redirects
+            )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: HeadersArg | None,
+        cookies: Mapping[str, str] | None,
+        content: bytes | str | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        files: FilesArg | None,
+        follow_redirects: bool,
+    ) -> TestResponse:
         payload = _NO_JSON if json is None else json
         for _ in range(20):
             scope, body, full = self._build(
@@ -236,13 +266,16 @@ class AsyncTestClient:
             exchange = Exchange(self.app, scope, body, self.door)
             try:
                 status, response_headers = await exchange.start()
+                chunks: list[bytes] = []
+                while (chunk := await exchange.next_chunk()) is not None:
+                    chunks.append(chunk)
+                await exchange.task
+            except asyncio.CancelledError:  # a request timeout, or the test gave up
+                await exchange.disconnect(0)
+                raise
             except BaseException:
                 await exchange.disconnect(self.timeout)
                 raise
-            chunks: list[bytes] = []
-            while (chunk := await exchange.next_chunk()) is not None:
-                chunks.append(chunk)
-            await exchange.task
             exchange.gone.set()
             if exchange.error is not None and self.raise_server_exceptions:
                 raise exchange.error
@@ -269,8 +302,11 @@ class AsyncTestClient:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         files: FilesArg | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> AsyncIterator[TestStreamResponse]:
         """Send a request and read the response incrementally; leaving disconnects."""
+        if auth is not None:
+            headers = _with_basic_auth(headers, auth)
         payload = _NO_JSON if json is None else json
         scope, body, full = self._build(
             method, url, params, headers, cookies, content, payload, data, files
@@ -349,3 +385,14 @@ class AsyncTestClient:
 
 
 _NO_JSON: Any = object()
+
+
+def _with_basic_auth(headers: HeadersArg | None, auth: tuple[str, str]) -> HeadersArg:
+    """``headers`` with an HTTP Basic ``Authorization`` for ``auth=(user, password)`` (as
+    httpx sends it), unless they carry an ``Authorization`` already."""
+    pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+    if any(name.lower() == "authorization" for name, _ in pairs):
+        return pairs
+    user, password = auth
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return [*pairs, ("Authorization", f"Basic {token}")]

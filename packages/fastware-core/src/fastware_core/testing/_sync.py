@@ -253,15 +253,18 @@ class TestClient:
             finally:
                 portal.stop()
 
-    def _call(self, coro: Awaitable[T]) -> T:
+    def _call(self, coro: Awaitable[T], bound: float | None = None) -> T:
         async def run() -> T:
             return await coro
 
-        return self._open().call(run(), self.timeout)
+        wait = self.timeout
+        if bound is not None and wait is not None:
+            wait = max(wait, bound + 1.0)  # the request's own timeout fires first
+        return self._open().call(run(), wait)
 
     def request(self, method: str, url: str, **kwargs: Any) -> TestResponse:
         """Send one request and read the whole response."""
-        return self._call(self._async.request(method, url, **kwargs))
+        return self._call(self._async.request(method, url, **kwargs), kwargs.get("timeout"))
 
     @contextmanager
     def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[_SyncStream]:
