@@ -120,6 +120,43 @@ def test_the_document_validates_against_openapi_3_1() -> None:
     assert set(document["paths"]) == {"/pets/{pet_id}", "/pets", "/legacy/{name}/{rest}"}
 
 
+class Cage:
+    """A pydantic-like model: the document takes its schema from ``model_json_schema``."""
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Cage:  # pragma: no cover - documented only
+        return cls()
+
+    @classmethod
+    def model_json_schema(cls, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+        return {
+            "title": "Cage",
+            "type": "object",
+            "properties": {"size": {"$ref": ref_template.format(model="Size")}},
+            "required": ["size"],
+            "$defs": {"Size": {"enum": ["s", "m", "l"], "type": "string"}},
+        }
+
+
+def test_pydantic_models_are_components_with_their_own_definitions() -> None:
+    router = Router()
+
+    @router.post("/cages")
+    async def build(cage: Cage) -> Cage:  # pragma: no cover - documented only
+        return cage
+
+    document = make_app(router).openapi()
+    validate(document)
+    operation = document["paths"]["/cages"]["post"]
+    ref = {"$ref": "#/components/schemas/Cage"}
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == ref
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == ref
+    schemas = document["components"]["schemas"]
+    assert schemas["Cage"]["properties"]["size"] == {"$ref": "#/components/schemas/Size"}
+    assert "$defs" not in schemas["Cage"]
+    assert schemas["Size"] == {"enum": ["s", "m", "l"], "type": "string"}
+
+
 def test_operations_carry_parameters_bodies_responses_and_docstrings() -> None:
     document = make_app(pet_router()).openapi()
     get_pet = document["paths"]["/pets/{pet_id}"]["get"]

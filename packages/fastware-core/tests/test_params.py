@@ -124,6 +124,107 @@ def test_nested_body_errors_point_into_the_body(router: Router) -> None:
     assert answer.json()["detail"][0]["loc"] == ["body", 1, "price"]
 
 
+class DuckError(ValueError):
+    """pydantic's ValidationError, as far as the app reads it: a ValueError with errors()."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} validation error(s)")
+        self._errors = errors
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self._errors
+
+
+class DuckItem:
+    """A pydantic-like body model: ``model_validate`` and ``model_json_schema``, no msgspec."""
+
+    def __init__(self, name: str, price: float) -> None:
+        self.name, self.price = name, price
+
+    @classmethod
+    def model_validate(cls, data: Any) -> DuckItem:
+        if not isinstance(data, dict):
+            raise DuckError([{"loc": (), "msg": "Input should be an object", "type": "model"}])
+        if "name" not in data:
+            raise DuckError([{"loc": ("name",), "msg": "Field required", "type": "missing"}])
+        if not isinstance(data.get("price"), int | float):
+            raise DuckError(
+                [{"loc": ("price",), "msg": "Input should be a number", "type": "float_type"}]
+            )
+        return cls(data["name"], float(data["price"]))
+
+    @classmethod
+    def model_json_schema(cls, ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+        return {
+            "title": "DuckItem",
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "price": {"type": "number"},
+                "tag": {"$ref": ref_template.format(model="DuckTag")},
+            },
+            "required": ["name", "price"],
+            "$defs": {"DuckTag": {"type": "string"}},
+        }
+
+
+def test_a_pydantic_model_validates_the_json_body(router: Router) -> None:
+    @router.post("/items")
+    async def create(item: DuckItem) -> dict[str, Any]:
+        return {"name": item.name, "price": item.price}
+
+    @router.post("/maybe")
+    async def maybe(item: DuckItem | None = None) -> bool:
+        return item is None
+
+    with TestClient(create_app(router)) as client:
+        good = client.post("/items", json={"name": "pen", "price": 2})
+        unnamed = client.post("/items", json={"price": 2})
+        unpriced = client.post("/items", json={"name": "pen", "price": "two"})
+        listed = client.post("/items", json=[1, 2])
+        malformed = client.post(
+            "/items", content=b'{"name": ', headers={"content-type": "application/json"}
+        )
+        text = client.post(
+            "/items", content=b'{"name": "pen"}', headers={"content-type": "text/plain"}
+        )
+        empty = client.post("/items")
+        none = client.post("/maybe")
+    assert good.json() == {"name": "pen", "price": 2.0}
+    assert unnamed.status_code == 422
+    assert unnamed.json()["detail"] == [
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"}
+    ]
+    assert unpriced.json()["detail"] == [
+        {"loc": ["body", "price"], "msg": "Input should be a number", "type": "invalid"}
+    ]
+    assert listed.status_code == 422
+    assert listed.json()["detail"][0]["loc"] == ["body"]
+    assert malformed.status_code == 400
+    assert text.status_code == 415
+    assert empty.status_code == 422
+    assert empty.json()["detail"] == [{"loc": ["body"], "msg": "Field required", "type": "missing"}]
+    assert none.json() is True
+
+
+def test_a_pydantic_form_model_is_refused_at_create_app(router: Router) -> None:
+    @router.post("/items")
+    async def create(item: Annotated[DuckItem, params.Form()]) -> str:  # pragma: no cover
+        return item.name
+
+    with pytest.raises(RouteDefinitionError, match="pydantic model read from a form"):
+        create_app(router)
+
+
+def test_a_list_of_pydantic_models_is_refused_at_create_app(router: Router) -> None:
+    @router.post("/items")
+    async def create(items: list[DuckItem]) -> int:  # pragma: no cover
+        return len(items)
+
+    with pytest.raises(RouteDefinitionError, match="is not a scalar"):
+        create_app(router)
+
+
 def test_malformed_json_is_400_and_a_non_json_body_is_415(router: Router) -> None:
     @router.post("/items")
     async def create(item: Item) -> str:  # pragma: no cover

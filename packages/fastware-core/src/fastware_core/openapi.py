@@ -36,7 +36,7 @@ import msgspec
 from ._json import encode_json
 from .exceptions import FastwareError, RouteDefinitionError
 from .forms import UploadFile
-from .params import BODY_SOURCES, DeclaredParameter, plan_for, resolve_annotations
+from .params import BODY_SOURCES, DeclaredParameter, plan_for, pydantic_model, resolve_annotations
 from .responses import BytesResponse, HTMLResponse, Response
 from .routing import RouteEntry, parse_path
 
@@ -141,6 +141,8 @@ class _Schemas:
     def __init__(self) -> None:
         self.types: list[Any] = []
         self.slots: list[tuple[dict[str, Any], str, int]] = []
+        self.models: dict[str, Any] = {}
+        """pydantic models' schemas (and their ``$defs``), by component name."""
 
     def ref(self, target: dict[str, Any], key: str, annotation: Any) -> None:
         """Fill ``target[key]`` with ``annotation``'s schema once :meth:`finish` runs."""
@@ -151,29 +153,51 @@ class _Schemas:
         if not self.types:
             return {}
         schemas, components = msgspec.json.schema_components(
-            self.types, schema_hook=_schema_hook, ref_template="#/components/schemas/{name}"
+            self.types, schema_hook=self.hook, ref_template="#/components/schemas/{name}"
         )
         for target, key, index in self.slots:
             target[key] = schemas[index]
+        for name, schema in self.models.items():
+            components.setdefault(name, schema)
         return dict(sorted(components.items()))
 
+    def hook(self, annotation: Any) -> dict[str, Any]:
+        """Schemas for the types msgspec does not know: an uploaded file is a binary string;
+        a pydantic model is a component from its own ``model_json_schema()``."""
+        if annotation is UploadFile:
+            return {"type": "string", "format": "binary"}
+        model = pydantic_model(annotation)
+        schema_of = getattr(model, "model_json_schema", None)
+        if model is None or not callable(schema_of):
+            raise NotImplementedError
+        name = model.__name__
+        if name not in self.models:
+            schema = dict(schema_of(ref_template="#/components/schemas/{model}"))
+            for inner, inner_schema in schema.pop("$defs", {}).items():
+                self.models.setdefault(inner, inner_schema)
+            self.models[name] = schema
+        return {"$ref": f"#/components/schemas/{name}"}
 
-def _schema_hook(annotation: Any) -> dict[str, Any]:
-    """Schemas for the types msgspec does not know: an uploaded file is a binary string."""
-    if annotation is UploadFile:
-        return {"type": "string", "format": "binary"}
+
+def _schema_probe(annotation: Any) -> dict[str, Any]:
+    """Whether a schema can be made: :meth:`_Schemas.hook`'s types, without making them."""
+    if annotation is UploadFile or callable(getattr(annotation, "model_json_schema", None)):
+        return {"type": "object"}  # a stand-in (msgspec takes an empty schema for a refusal)
     raise NotImplementedError
 
 
 def _response_type(entry: RouteEntry, returned: Any) -> Any:
-    if entry.response_model is not None and not hasattr(entry.response_model, "model_validate"):
-        return entry.response_model
+    model = entry.response_model
+    if model is not None and (
+        not hasattr(model, "model_validate") or callable(getattr(model, "model_json_schema", None))
+    ):
+        return model
     if returned is inspect.Parameter.empty or returned is None or returned is type(None):
         return None
     if isinstance(returned, type) and issubclass(returned, Response):
         return None
     try:
-        msgspec.json.schema(returned)
+        msgspec.json.schema(returned, schema_hook=_schema_probe)
     except (TypeError, ValueError):
         return None
     return returned

@@ -359,13 +359,24 @@ def optional_inner(annotation: Any) -> Any:
     return annotation
 
 
-def _is_model(annotation: Any) -> bool:
+def pydantic_model(annotation: Any) -> Any:
+    """The pydantic model (any class with a callable ``model_validate``) that
+    ``annotation`` names, ``Annotated`` and ``| None`` aside; else ``None``."""
+    base = optional_inner(strip_annotated(annotation)[0])
+    if isinstance(base, type) and callable(getattr(base, "model_validate", None)):
+        return base
+    return None
+
+
+def _is_model(annotation: Any, top: bool = True) -> bool:
     base, _ = strip_annotated(annotation)
     base = optional_inner(base)
+    if pydantic_model(base) is not None:
+        return top  # a pydantic model validates a whole body, not items of a msgspec list
     origin = get_origin(base)
     if origin in (list, tuple, set, frozenset):
         args = [a for a in get_args(base) if a is not Ellipsis]
-        return bool(args) and all(_is_model(a) for a in args)
+        return bool(args) and all(_is_model(a, top=False) for a in args)
     if origin is dict or base is dict:
         return True
     if not isinstance(base, type):
@@ -546,17 +557,26 @@ def plan_for(
                 raise fail(param, f"is a second body parameter (after {body_seen!r})")
             body_seen = param.name
             key = param.name
-            try:
-                msgspec.json.Decoder(annotation)  # form models are msgspec types too
-            except (TypeError, ValueError) as exc:
-                raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
+            if source != "body" and pydantic_model(annotation) is not None:
+                raise fail(
+                    param,
+                    "is a pydantic model read from a form; forms decode into msgspec types "
+                    "(a Struct, dataclass or TypedDict), or call model_validate on "
+                    "await request.form() yourself",
+                )
+            if pydantic_model(annotation) is None:  # pydantic models validate themselves
+                try:
+                    msgspec.json.Decoder(annotation)  # form models are msgspec types too
+                except (TypeError, ValueError) as exc:
+                    raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
         elif source in ("query", "header", "cookie"):
             if not (_is_scalar(annotation) or is_scalar_sequence(annotation)):
                 raise fail(
                     param,
                     f"is read from the {source} but its type {annotation!r} is not a scalar "
                     "or a list of scalars (a body must be a Struct, dataclass, TypedDict, "
-                    "dict or list of them; an injected value needs Depends(...) or deps=, "
+                    "dict or list of them, or a pydantic model; an injected value needs "
+                    "Depends(...) or deps=, "
                     f"deps: {', '.join(map(repr, deps)) or 'none'})",
                 )
             key = marker.alias if marker is not None and marker.alias else param.name
