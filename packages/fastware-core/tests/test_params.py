@@ -216,12 +216,30 @@ def test_a_pydantic_form_model_is_refused_at_create_app(router: Router) -> None:
         create_app(router)
 
 
-def test_a_list_of_pydantic_models_is_refused_at_create_app(router: Router) -> None:
+def test_a_list_of_pydantic_models_validates_each_item(router: Router) -> None:
     @router.post("/items")
-    async def create(items: list[DuckItem]) -> int:  # pragma: no cover
+    async def create(items: list[DuckItem]) -> list[str]:
+        return [item.name for item in items]
+
+    with TestClient(create_app(router)) as client:
+        good = client.post("/items", json=[{"name": "a", "price": 1}, {"name": "b", "price": 2}])
+        second = client.post("/items", json=[{"name": "a", "price": 1}, {"price": 2}])
+        single = client.post("/items", json={"name": "a", "price": 1})
+    assert good.json() == ["a", "b"]
+    assert second.json()["detail"] == [
+        {"loc": ["body", 1, "name"], "msg": "Field required", "type": "missing"}
+    ]
+    assert single.json()["detail"] == [
+        {"loc": ["body"], "msg": "Input should be a valid list", "type": "invalid"}
+    ]
+
+
+def test_other_containers_of_pydantic_models_are_refused_at_create_app(router: Router) -> None:
+    @router.post("/items")
+    async def create(items: dict[str, DuckItem]) -> int:  # pragma: no cover
         return len(items)
 
-    with pytest.raises(RouteDefinitionError, match="is not a scalar"):
+    with pytest.raises(RouteDefinitionError, match="container other than a list"):
         create_app(router)
 
 

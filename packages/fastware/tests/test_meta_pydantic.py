@@ -49,6 +49,26 @@ def test_a_pydantic_body_is_validated_and_returned(door: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("door", ["asgi", "rsgi"])
+def test_a_list_of_pydantic_models_is_validated_item_by_item(door: str) -> None:
+    router = Router()
+
+    @router.post("/tags")
+    async def tags(items: list[Tag]) -> list[Tag]:
+        return items
+
+    with TestClient(create_app(router), door=door) as client:
+        good = client.post("/tags", json=[{"label": "a"}, {"label": "b"}])
+        bad = client.post("/tags", json=[{"label": "a"}, {"label": 3}])
+    assert good.json() == [{"label": "a"}, {"label": "b"}]
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", 1, "label"]
+    document = create_app(router).openapi()
+    validate(document)
+    body = document["paths"]["/tags"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Tag"}}
+
+
 def test_pydantic_bodies_and_answers_are_documented() -> None:
     document = create_app(item_router()).openapi()
     validate(document)

@@ -34,7 +34,7 @@ from .params import (
     is_scalar_sequence,
     optional_inner,
     plan_for,
-    pydantic_model,
+    pydantic_body,
     resolve_annotations,
     strip_annotated,
 )
@@ -212,9 +212,9 @@ def _path_reader(param: DeclaredParameter, converter: str | None) -> Reader:
 
 
 def _body_reader(param: DeclaredParameter) -> Reader:
-    model = pydantic_model(param.annotation)
-    if model is not None:
-        return _pydantic_body_reader(param, model)
+    pydantic = pydantic_body(param.annotation)
+    if pydantic is not None:
+        return _pydantic_body_reader(param, *pydantic)
     decoder = msgspec.json.Decoder(param.annotation)
     required, default = param.required, param.default
     fresh = _fresh(default)
@@ -241,9 +241,10 @@ def _body_reader(param: DeclaredParameter) -> Reader:
     return read_body
 
 
-def _pydantic_body_reader(param: DeclaredParameter, model: Any) -> Reader:
+def _pydantic_body_reader(param: DeclaredParameter, model: Any, many: bool) -> Reader:
     """A JSON body validated by a pydantic model's ``model_validate`` (what ``json_as``
-    does): 400 for malformed JSON, 422 naming the first field pydantic refused."""
+    does), or each item of a JSON array when ``many``: 400 for malformed JSON, 422 naming
+    the first field pydantic refused."""
     validate = model.model_validate
     required, default = param.required, param.default
     fresh = _fresh(default)
@@ -255,20 +256,34 @@ def _pydantic_body_reader(param: DeclaredParameter, model: Any) -> Reader:
                 raise InvalidParameter(["body"], "Field required", "missing")
             return default if fresh is None else fresh(default)
         data = decode_json(body, max_depth=json_depth(request))  # 400 for malformed JSON
-        try:
-            return validate(data)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            list_errors = getattr(exc, "errors", None)
-            errors = list_errors() if callable(list_errors) else None
-            if not errors:
-                raise InvalidParameter(["body"], str(exc), "invalid") from None
-            first = errors[0]
-            kind = "missing" if first.get("type") == "missing" else "invalid"
-            loc = [part for part in first.get("loc", ()) if part != "__root__"]
-            msg = str(first.get("msg", "Invalid value"))
-            raise InvalidParameter(["body", *loc], msg, kind) from None
+        if not many:
+            try:
+                return validate(data)
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise _pydantic_problem(exc, ["body"]) from None
+        if not isinstance(data, list):
+            raise InvalidParameter(["body"], "Input should be a valid list", "invalid")
+        items = []
+        for index, item in enumerate(data):
+            try:
+                items.append(validate(item))
+            except ValueError as exc:
+                raise _pydantic_problem(exc, ["body", index]) from None
+        return items
 
     return read_body
+
+
+def _pydantic_problem(exc: ValueError, where: list[Any]) -> InvalidParameter:
+    """The first error of a pydantic ``ValidationError``, located under ``where``."""
+    list_errors = getattr(exc, "errors", None)
+    errors = list_errors() if callable(list_errors) else None
+    if not errors:
+        return InvalidParameter(where, str(exc), "invalid")
+    first = errors[0]
+    kind = "missing" if first.get("type") == "missing" else "invalid"
+    loc = [part for part in first.get("loc", ()) if part != "__root__"]
+    return InvalidParameter([*where, *loc], str(first.get("msg", "Invalid value")), kind)
 
 
 _SEQUENCE_TYPES = (

@@ -368,11 +368,35 @@ def pydantic_model(annotation: Any) -> Any:
     return None
 
 
+def pydantic_body(annotation: Any) -> tuple[Any, bool] | None:
+    """``(model, many)`` when ``annotation`` (``| None`` aside) is a pydantic model
+    (``many`` false) or a ``list`` of one (``many`` true); else ``None``."""
+    base = optional_inner(strip_annotated(annotation)[0])
+    model = pydantic_model(base)
+    if model is not None:
+        return model, False
+    if get_origin(base) is list:
+        args = get_args(base)
+        if len(args) == 1 and (model := pydantic_model(args[0])) is not None:
+            return model, True
+    return None
+
+
+def _mentions_pydantic(annotation: Any) -> bool:
+    """Whether a pydantic model appears anywhere in ``annotation``'s type arguments."""
+    base = strip_annotated(annotation)[0]
+    if pydantic_model(base) is not None:
+        return True
+    return any(_mentions_pydantic(arg) for arg in get_args(base) if arg is not Ellipsis)
+
+
 def _is_model(annotation: Any, top: bool = True) -> bool:
+    if top and pydantic_body(annotation) is not None:
+        return True
     base, _ = strip_annotated(annotation)
     base = optional_inner(base)
     if pydantic_model(base) is not None:
-        return top  # a pydantic model validates a whole body, not items of a msgspec list
+        return False  # inside anything but a list, msgspec would have to decode it
     origin = get_origin(base)
     if origin in (list, tuple, set, frozenset):
         args = [a for a in get_args(base) if a is not Ellipsis]
@@ -557,14 +581,20 @@ def plan_for(
                 raise fail(param, f"is a second body parameter (after {body_seen!r})")
             body_seen = param.name
             key = param.name
-            if source != "body" and pydantic_model(annotation) is not None:
+            if source != "body" and pydantic_body(annotation) is not None:
                 raise fail(
                     param,
                     "is a pydantic model read from a form; forms decode into msgspec types "
                     "(a Struct, dataclass or TypedDict), or call model_validate on "
                     "await request.form() yourself",
                 )
-            if pydantic_model(annotation) is None:  # pydantic models validate themselves
+            if pydantic_body(annotation) is None and _mentions_pydantic(annotation):
+                raise fail(
+                    param,
+                    "holds pydantic models in a container other than a list; a body can be "
+                    "a pydantic model or a list of them",
+                )
+            if pydantic_body(annotation) is None:  # pydantic models validate themselves
                 try:
                     msgspec.json.Decoder(annotation)  # form models are msgspec types too
                 except (TypeError, ValueError) as exc:
