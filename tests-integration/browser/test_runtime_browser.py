@@ -16,11 +16,13 @@ are conditions checked in the page, never fixed sleeps.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from support.granian import GranianProcess, free_port
+from support.granian import GranianProcess, ServerPool, free_port
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 
 from .cdp import Chromium, Page
 
@@ -75,14 +77,21 @@ def write_site(root: Path, build: str) -> None:
     (dist / "sw.js").write_text(LEGACY_WORKER)
 
 
-def start_server(
-    interface: str, site: Path, mode: str, port: int, logs: Path, foreign: str = ""
-) -> GranianProcess:
-    env = {"FW_RUNTIME_ROOT": str(site), "FW_SW_MODE": mode, "FW_FOREIGN_SW": foreign}
-    process = GranianProcess("fw_runtime_app:app", interface, logs, env, port=port)
-    process.start()
-    process.wait_ready()
-    return process
+StartRuntime = Callable[..., GranianProcess]
+
+
+@pytest.fixture
+def start_runtime(servers: ServerPool) -> StartRuntime:
+    """Serve ``fw_runtime_app`` for ``site`` in ``mode`` on ``port`` (stopped after the
+    test); ``foreign`` lists service-worker paths of other apps."""
+
+    def start(
+        interface: str, site: Path, mode: str, port: int, foreign: str = ""
+    ) -> GranianProcess:
+        env = {"FW_RUNTIME_ROOT": str(site), "FW_SW_MODE": mode, "FW_FOREIGN_SW": foreign}
+        return servers.start("fw_runtime_app:app", interface, env=env, port=port)
+
+    return start
 
 
 def cache_names_are(names: list[str]) -> str:
@@ -103,184 +112,170 @@ def text_of(page: Page, element: str) -> str:
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_cache_mode_works_offline_and_an_open_page_picks_up_a_new_build(
-    interface: str, tmp_path: Path
+    interface: str, tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
     site = tmp_path / "site"
     write_site(site, "v1")
     port = free_port()
-    server = start_server(interface, site, "cache", port, tmp_path)
-    try:
-        url = server.url
-        first = build_id(url)
-        with Chromium(tmp_path / "chromium") as browser:
-            page = browser.new_page()
-            page.navigate(url + "/")
-            # the worker takes over and the page reloads once, now served through it
-            page.wait_for(RELOADED_UNDER_WORKER)
-            assert text_of(page, "asset") == "v1"
-            page.wait_for(
-                "Promise.all([caches.match('/'), caches.match('/assets/app-1a2b3c4d.js')])"
-                ".then((found) => found.every(Boolean))"
-            )
-            page.wait_for(cache_names_are([f"fastware-cache-{first}"]))
+    server = start_runtime(interface, site, "cache", port)
+    url = server.url
+    first = build_id(url)
+    with Chromium(tmp_path / "chromium") as browser:
+        page = browser.new_page()
+        page.navigate(url + "/")
+        # the worker takes over and the page reloads once, now served through it
+        page.wait_for(RELOADED_UNDER_WORKER)
+        assert text_of(page, "asset") == "v1"
+        page.wait_for(
+            "Promise.all([caches.match('/'), caches.match('/assets/app-1a2b3c4d.js')])"
+            ".then((found) => found.every(Boolean))"
+        )
+        page.wait_for(cache_names_are([f"fastware-cache-{first}"]))
 
-            # the user types into the open page
-            page.evaluate("document.getElementById('note').focus()")
-            page.call("Input.insertText", {"text": "typed before the deploy"})
-            page.evaluate("document.getElementById('secret').focus()")
-            page.call("Input.insertText", {"text": "hunter2"})
-            page.evaluate("document.getElementById('agree').click()")
-            page.evaluate("document.getElementById('size').value = 'l'")
-            page.evaluate("window.counter = 7")
+        # the user types into the open page
+        page.evaluate("document.getElementById('note').focus()")
+        page.call("Input.insertText", {"text": "typed before the deploy"})
+        page.evaluate("document.getElementById('secret').focus()")
+        page.call("Input.insertText", {"text": "hunter2"})
+        page.evaluate("document.getElementById('agree').click()")
+        page.evaluate("document.getElementById('size').value = 'l'")
+        page.evaluate("window.counter = 7")
 
-            # the server goes away: a second tab still gets the app, from the cache
-            server.stop()
-            offline = browser.new_page()
-            offline.navigate(url + "/")
-            assert text_of(offline, "asset") == "v1"
-            offline.navigate(url + "/settings/profile")  # never visited: the SPA shell
-            assert offline.evaluate("location.pathname") == "/settings/profile"
-            assert text_of(offline, "asset") == "v1"
-            with pytest.raises(httpx.ConnectError):
-                httpx.get(url + "/", timeout=2)
-
-            # a new build is deployed and the server comes back on the same address
-            write_site(site, "v2")
-            server = start_server(interface, site, "cache", port, tmp_path)
-            second = build_id(url)
-            assert second != first
-
-            # the open page hears of the new build, reloads and keeps what was typed
-            page.wait_for("document.getElementById('asset').textContent === 'v2'", 30)
-            page.wait_for("document.getElementById('note').value === 'typed before the deploy'")
-            assert page.evaluate("document.getElementById('secret').value") == ""
-            assert page.evaluate("document.getElementById('agree').checked") is True
-            assert page.evaluate("document.getElementById('size').value") == "l"
-            assert page.evaluate("document.getElementById('csrf').value") == "v2"  # not restored
-            assert text_of(page, "restored") == '{"counter":7}'
-            assert page.evaluate("sessionStorage.getItem('fastware:snapshot')") is None
-
-            # the new build's worker took over and deleted the old build's cache
-            page.wait_for(f"caches.keys().then((k) => !k.includes('fastware-cache-{first}'))")
-            page.navigate(url + "/")
-            page.wait_for(cache_names_are([f"fastware-cache-{second}"]))
-            assert text_of(page, "asset") == "v2"
-    finally:
+        # the server goes away: a second tab still gets the app, from the cache
         server.stop()
+        offline = browser.new_page()
+        offline.navigate(url + "/")
+        assert text_of(offline, "asset") == "v1"
+        offline.navigate(url + "/settings/profile")  # never visited: the SPA shell
+        assert offline.evaluate("location.pathname") == "/settings/profile"
+        assert text_of(offline, "asset") == "v1"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/", timeout=2)
+
+        # a new build is deployed and the server comes back on the same address
+        write_site(site, "v2")
+        start_runtime(interface, site, "cache", port)
+        second = build_id(url)
+        assert second != first
+
+        # the open page hears of the new build, reloads and keeps what was typed
+        page.wait_for("document.getElementById('asset').textContent === 'v2'", 30)
+        page.wait_for("document.getElementById('note').value === 'typed before the deploy'")
+        assert page.evaluate("document.getElementById('secret').value") == ""
+        assert page.evaluate("document.getElementById('agree').checked") is True
+        assert page.evaluate("document.getElementById('size').value") == "l"
+        assert page.evaluate("document.getElementById('csrf').value") == "v2"  # not restored
+        assert text_of(page, "restored") == '{"counter":7}'
+        assert page.evaluate("sessionStorage.getItem('fastware:snapshot')") is None
+
+        # the new build's worker took over and deleted the old build's cache
+        page.wait_for(f"caches.keys().then((k) => !k.includes('fastware-cache-{first}'))")
+        page.navigate(url + "/")
+        page.wait_for(cache_names_are([f"fastware-cache-{second}"]))
+        assert text_of(page, "asset") == "v2"
 
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_reset_mode_unregisters_old_workers_and_deletes_every_cache(
-    interface: str, tmp_path: Path
+    interface: str, tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
     site = tmp_path / "site"
     write_site(site, "v1")
     port = free_port()
-    server = start_server(interface, site, "cache", port, tmp_path, foreign="/sw.js")
-    try:
-        url = server.url
-        with Chromium(tmp_path / "chromium") as browser:
-            page = browser.new_page()
-            page.navigate(url + "/")
-            page.wait_for(RELOADED_UNDER_WORKER)
-            # an older worker at /sw.js, tolerated by cache mode (foreign_sw_paths)
-            page.evaluate(
-                "navigator.serviceWorker.register('/sw.js', {scope: '/legacy/'}).then(() => 1)"
-            )
-            page.wait_for(
-                "navigator.serviceWorker.getRegistrations()"
-                ".then((r) => r.length === 2 && r.every((x) => x.active))"
-            )
-            page.wait_for(
-                "caches.keys().then((k) => k.includes('legacy-cache')"
-                " && k.some((n) => n.startsWith('fastware-cache-')))"
-            )
-            page.navigate(url + "/")  # cache mode's snippet leaves the foreign worker alone
-            assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)")
-            assert page.evaluate("navigator.serviceWorker.controller !== null")
+    server = start_runtime(interface, site, "cache", port, foreign="/sw.js")
+    url = server.url
+    with Chromium(tmp_path / "chromium") as browser:
+        page = browser.new_page()
+        page.navigate(url + "/")
+        page.wait_for(RELOADED_UNDER_WORKER)
+        # an older worker at /sw.js, tolerated by cache mode (foreign_sw_paths)
+        page.evaluate(
+            "navigator.serviceWorker.register('/sw.js', {scope: '/legacy/'}).then(() => 1)"
+        )
+        page.wait_for(
+            "navigator.serviceWorker.getRegistrations()"
+            ".then((r) => r.length === 2 && r.every((x) => x.active))"
+        )
+        page.wait_for(
+            "caches.keys().then((k) => k.includes('legacy-cache')"
+            " && k.some((n) => n.startsWith('fastware-cache-')))"
+        )
+        page.navigate(url + "/")  # cache mode's snippet leaves the foreign worker alone
+        assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)")
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
 
-            # the app moves to reset mode
-            server.stop()
-            server = start_server(interface, site, "reset", port, tmp_path)
-
-            # a visit makes the browser check the worker: the self-destruct worker replaces
-            # it, deletes the caches, unregisters and reloads the page without a worker
-            page.navigate(url + "/")
-            page.wait_for(
-                "navigator.serviceWorker.getRegistrations()"
-                f".then((r) => !r.some((x) => x.scope === {url + '/'!r}))",
-                30,
-            )
-            page.wait_for("navigator.serviceWorker.controller === null")
-            # the legacy worker's pages get the self-destruct worker at /sw.js
-            page.navigate(url + "/legacy/page")
-            page.wait_for(
-                "navigator.serviceWorker.getRegistrations().then((r) => r.length === 0)", 30
-            )
-            page.wait_for(cache_names_are([]))
-            page.navigate(url + "/")
-            assert text_of(page, "asset") == "v1"  # served by the network, no worker
-            assert page.evaluate("navigator.serviceWorker.controller") is None
-    finally:
+        # the app moves to reset mode
         server.stop()
+        start_runtime(interface, site, "reset", port)
+
+        # a visit makes the browser check the worker: the self-destruct worker replaces
+        # it, deletes the caches, unregisters and reloads the page without a worker
+        page.navigate(url + "/")
+        page.wait_for(
+            "navigator.serviceWorker.getRegistrations()"
+            f".then((r) => !r.some((x) => x.scope === {url + '/'!r}))",
+            30,
+        )
+        page.wait_for("navigator.serviceWorker.controller === null")
+        # the legacy worker's pages get the self-destruct worker at /sw.js
+        page.navigate(url + "/legacy/page")
+        page.wait_for("navigator.serviceWorker.getRegistrations().then((r) => r.length === 0)", 30)
+        page.wait_for(cache_names_are([]))
+        page.navigate(url + "/")
+        assert text_of(page, "asset") == "v1"  # served by the network, no worker
+        assert page.evaluate("navigator.serviceWorker.controller") is None
 
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_cache_mode_unregisters_a_worker_not_listed_in_foreign_sw_paths(
-    interface: str, tmp_path: Path
+    interface: str, tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
     site = tmp_path / "site"
     write_site(site, "v1")
-    server = start_server(interface, site, "cache", free_port(), tmp_path)
-    try:
-        url = server.url
-        with Chromium(tmp_path / "chromium") as browser:
-            page = browser.new_page()
-            page.navigate(url + "/")
-            page.wait_for(RELOADED_UNDER_WORKER)
-            page.evaluate(
-                "navigator.serviceWorker.register('/sw.js', {scope: '/legacy/'}).then(() => 1)"
-            )
-            page.wait_for("navigator.serviceWorker.getRegistrations().then((r) => r.length === 2)")
-            page.navigate(url + "/")
-            page.wait_for(
-                "navigator.serviceWorker.getRegistrations().then((r) => r.length === 1"
-                " && r[0].active.scriptURL.endsWith('/__fastware/sw.js'))"
-            )
-            errors = [
-                arg.get("value", "")
-                for event in page.events
-                if event.get("method") == "Runtime.consoleAPICalled"
-                and event["params"]["type"] == "error"
-                for arg in event["params"]["args"]
-            ]
-            assert any(
-                "unregistering the service worker /sw.js" in text and "foreign_sw_paths" in text
-                for text in errors
-            ), errors
-    finally:
-        server.stop()
+    server = start_runtime(interface, site, "cache", free_port())
+    url = server.url
+    with Chromium(tmp_path / "chromium") as browser:
+        page = browser.new_page()
+        page.navigate(url + "/")
+        page.wait_for(RELOADED_UNDER_WORKER)
+        page.evaluate(
+            "navigator.serviceWorker.register('/sw.js', {scope: '/legacy/'}).then(() => 1)"
+        )
+        page.wait_for("navigator.serviceWorker.getRegistrations().then((r) => r.length === 2)")
+        page.navigate(url + "/")
+        page.wait_for(
+            "navigator.serviceWorker.getRegistrations().then((r) => r.length === 1"
+            " && r[0].active.scriptURL.endsWith('/__fastware/sw.js'))"
+        )
+        errors = [
+            arg.get("value", "")
+            for event in page.events
+            if event.get("method") == "Runtime.consoleAPICalled"
+            and event["params"]["type"] == "error"
+            for arg in event["params"]["args"]
+        ]
+        assert any(
+            "unregistering the service worker /sw.js" in text and "foreign_sw_paths" in text
+            for text in errors
+        ), errors
 
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_cache_mode_serves_the_cached_copy_while_a_proxy_answers_502(
-    interface: str, tmp_path: Path
+    interface: str, tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
     site = tmp_path / "site"
     write_site(site, "v1")
-    server = start_server(interface, site, "cache", free_port(), tmp_path)
+    server = start_runtime(interface, site, "cache", free_port())
     fetch_report = "fetch('/report').then(async (r) => r.status + ':' + (await r.text()))"
-    try:
-        url = server.url
-        with Chromium(tmp_path / "chromium") as browser:
-            page = browser.new_page()
-            page.navigate(url + "/")
-            page.wait_for(RELOADED_UNDER_WORKER)
-            assert page.evaluate(fetch_report) == "200:report"
-            page.wait_for("caches.match('/report').then(Boolean)")
-            (site / "dist" / "down").touch()
-            assert httpx.get(url + "/report", timeout=10).status_code == 502
-            assert page.evaluate(fetch_report) == "200:report"  # the cached copy
-            (site / "dist" / "down").unlink()
-    finally:
-        server.stop()
+    url = server.url
+    with Chromium(tmp_path / "chromium") as browser:
+        page = browser.new_page()
+        page.navigate(url + "/")
+        page.wait_for(RELOADED_UNDER_WORKER)
+        assert page.evaluate(fetch_report) == "200:report"
+        page.wait_for("caches.match('/report').then(Boolean)")
+        (site / "dist" / "down").touch()
+        assert httpx.get(url + "/report", timeout=10).status_code == 502
+        assert page.evaluate(fetch_report) == "200:report"  # the cached copy
+        (site / "dist" / "down").unlink()

@@ -8,11 +8,11 @@ protocol (``cdp.py``); a missing browser fails the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.granian import GranianProcess
+from support.granian import ServerPool
+from support.granian import servers as servers  # the tests' Granian servers, stopped after each
 
 from .cdp import Chromium
 
@@ -47,17 +47,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(params=INTERFACES)
-def server_url(request: pytest.FixtureRequest, site: Path, tmp_path: Path) -> Iterator[str]:
+def server_url(request: pytest.FixtureRequest, site: Path, servers: ServerPool) -> str:
     interface: str = request.param
-    process = GranianProcess(
-        "fw_static_app:app", interface, tmp_path, {"FW_STATIC_ROOT": str(site)}
-    )
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
+    env = {"FW_STATIC_ROOT": str(site)}
+    return servers.start("fw_static_app:app", interface, env=env).url
 
 
 def test_browser_follows_a_client_route_runs_assets_and_talks_websocket(
