@@ -243,6 +243,38 @@ def test_other_containers_of_pydantic_models_are_refused_at_create_app(router: R
         create_app(router)
 
 
+class Plain:
+    """A class msgspec has no decoder for."""
+
+
+class Holder(msgspec.Struct):
+    name: str
+    extra: list[Plain] = []
+
+
+def test_a_body_holding_a_plain_class_is_refused_at_create_app(router: Router) -> None:
+    # msgspec builds a decoder for it, which then refuses every request (422)
+    @router.post("/holders")
+    async def create(holder: Holder) -> str:  # pragma: no cover
+        return holder.name
+
+    with pytest.raises(RouteDefinitionError, match="Plain is a plain class"):
+        create_app(router)
+
+
+class Wrapper(msgspec.Struct):
+    item: DuckItem
+
+
+def test_a_body_holding_a_pydantic_model_is_refused_at_create_app(router: Router) -> None:
+    @router.post("/wrapped")
+    async def create(body: Wrapper) -> str:  # pragma: no cover
+        return body.item.name
+
+    with pytest.raises(RouteDefinitionError, match="DuckItem is a plain class"):
+        create_app(router)
+
+
 def test_malformed_json_is_400_and_a_non_json_body_is_415(router: Router) -> None:
     @router.post("/items")
     async def create(item: Item) -> str:  # pragma: no cover

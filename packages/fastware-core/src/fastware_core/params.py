@@ -42,10 +42,11 @@ import inspect
 import types
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
+import msgspec.inspect
 
 from .exceptions import HTTPError, RouteDefinitionError
 from .routing import RouteEntry
@@ -390,6 +391,27 @@ def _mentions_pydantic(annotation: Any) -> bool:
     return any(_mentions_pydantic(arg) for arg in get_args(base) if arg is not Ellipsis)
 
 
+def _plain_classes(info: Any, seen: set[int] | None = None) -> Iterator[type]:
+    """The classes msgspec would need a ``dec_hook`` for, anywhere in a type's
+    ``msgspec.inspect`` tree (recursive types visited once)."""
+    seen = set() if seen is None else seen
+    if id(info) in seen:
+        return
+    seen.add(id(info))
+    if isinstance(info, msgspec.inspect.CustomType):
+        yield info.cls
+        return
+    for name in ("item_type", "key_type", "value_type", "type"):
+        inner = getattr(info, name, None)
+        if isinstance(inner, msgspec.inspect.Type):
+            yield from _plain_classes(inner, seen)
+    for name in ("types", "item_types"):
+        for inner in getattr(info, name, None) or ():
+            yield from _plain_classes(inner, seen)
+    for field in getattr(info, "fields", None) or ():
+        yield from _plain_classes(field.type, seen)
+
+
 def _is_model(annotation: Any, top: bool = True) -> bool:
     if top and pydantic_body(annotation) is not None:
         return True
@@ -599,6 +621,14 @@ def plan_for(
                     msgspec.json.Decoder(annotation)  # form models are msgspec types too
                 except (TypeError, ValueError) as exc:
                     raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
+                plain = next(_plain_classes(msgspec.inspect.type_info(annotation)), None)
+                if source == "body" and plain is not None:  # forms take UploadFile fields
+                    raise fail(
+                        param,
+                        f"has a type msgspec cannot decode from JSON: {plain.__qualname__} is "
+                        "a plain class (use a Struct, dataclass or TypedDict for it, or make "
+                        "the whole body one pydantic model)",
+                    )
         elif source in ("query", "header", "cookie"):
             if not (_is_scalar(annotation) or is_scalar_sequence(annotation)):
                 raise fail(
