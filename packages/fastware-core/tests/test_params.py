@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -273,6 +274,28 @@ def test_a_body_holding_a_pydantic_model_is_refused_at_create_app(router: Router
 
     with pytest.raises(RouteDefinitionError, match="DuckItem is a plain class"):
         create_app(router)
+
+
+def test_an_unresolvable_first_annotation_gets_the_request_and_a_warning(
+    router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    @router.get("/a")
+    async def a(body: NotImportedAnywhere) -> str:  # type: ignore[name-defined]  # noqa: F821
+        return type(body).__name__
+
+    @router.get("/b")
+    async def b(request: OnlyForTypeCheckersRequest) -> str:  # type: ignore[name-defined]  # noqa: F821
+        return type(request).__name__
+
+    with caplog.at_level(logging.WARNING, logger="fastware"):
+        app = create_app(router)
+    warned = [r.getMessage() for r in caplog.records if "cannot evaluate" in r.getMessage()]
+    assert len(warned) == 1
+    assert "parameter 'body' of" in warned[0]
+    assert "receives the request, as in fastware 0.6.3" in warned[0]
+    with TestClient(app) as client:
+        assert client.get("/a").json() == "Request"
+        assert client.get("/b").json() == "Request"
 
 
 def test_malformed_json_is_400_and_a_non_json_body_is_415(router: Router) -> None:

@@ -39,6 +39,8 @@ import datetime
 import decimal
 import enum
 import inspect
+import logging
+import re
 import types
 import typing
 import uuid
@@ -485,6 +487,10 @@ def resolve_annotations(handler: Callable[..., Any]) -> inspect.Signature | None
     return signature.replace(parameters=params, return_annotation=returned)
 
 
+# What an unresolved first-parameter annotation is expected to name: the connection.
+_CONNECTION_NAME = re.compile(r"Request|WebSocket|Connection")
+
+
 class Unresolved:
     __slots__ = ("text",)
 
@@ -566,6 +572,15 @@ def plan_for(
         ):
             # 0.6.3: the first positional parameter receives the request, whatever its name.
             connection, positional = param.name, True
+            if isinstance(annotation, Unresolved) and not _CONNECTION_NAME.search(annotation.text):
+                logging.getLogger("fastware").warning(
+                    "%s; as the first parameter it receives the request, as in fastware "
+                    "0.6.3 (make the names it uses importable at runtime if it is meant to "
+                    "be something else)",
+                    fail(
+                        param, f"has an annotation fastware cannot evaluate ({annotation.text!r})"
+                    ),
+                )
             continue
         if kind is inspect.Parameter.POSITIONAL_ONLY:
             raise fail(param, "is positional-only, so it cannot be passed by name")
