@@ -236,58 +236,37 @@ class AsyncTestClient:
         """
         if auth is not None:
             headers = _with_basic_auth(headers, auth)
-        if timeout is None:
-            return await self._request(
-                method, url, params, headers, cookies, content, json, data, files, follow_redirects
-            )
-        async with asyncio.timeout(timeout):
-            return await self._request(
-                method, url, params, headers, cookies, content, json, data, files, follow_redirects
-            )
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
-        headers: HeadersArg | None,
-        cookies: Mapping[str, str] | None,
-        content: bytes | str | None,
-        json: Any,
-        data: Mapping[str, Any] | None,
-        files: FilesArg | None,
-        follow_redirects: bool,
-    ) -> TestResponse:
         payload = _NO_JSON if json is None else json
-        for _ in range(20):
-            scope, body, full = self._build(
-                method, url, params, headers, cookies, content, payload, data, files
-            )
-            exchange = Exchange(self.app, scope, body, self.door)
-            try:
-                status, response_headers = await exchange.start()
-                chunks: list[bytes] = []
-                while (chunk := await exchange.next_chunk()) is not None:
-                    chunks.append(chunk)
-                await exchange.task
-            except asyncio.CancelledError:  # a request timeout, or the test gave up
-                await exchange.disconnect(0)
-                raise
-            except BaseException:
-                await exchange.disconnect(self.timeout)
-                raise
-            exchange.gone.set()
-            if exchange.error is not None and self.raise_server_exceptions:
-                raise exchange.error
-            self._remember_cookies(response_headers)
-            response = TestResponse(status, response_headers, b"".join(chunks), method, full)
-            if not (follow_redirects and response.is_redirect):
-                return response
-            url = response.headers["location"]
-            if status == 303 or (status in (301, 302) and method == "POST"):
-                method, content, payload, data, files = "GET", None, _NO_JSON, None, None
-            params = None
-        raise RuntimeError("Too many redirects")
+        async with asyncio.timeout(timeout):  # None: no deadline
+            for _ in range(20):
+                scope, body, full = self._build(
+                    method, url, params, headers, cookies, content, payload, data, files
+                )
+                exchange = Exchange(self.app, scope, body, self.door)
+                try:
+                    status, response_headers = await exchange.start()
+                    chunks: list[bytes] = []
+                    while (chunk := await exchange.next_chunk()) is not None:
+                        chunks.append(chunk)
+                    await exchange.task
+                except asyncio.CancelledError:  # a request timeout, or the test gave up
+                    await exchange.disconnect(0)
+                    raise
+                except BaseException:
+                    await exchange.disconnect(self.timeout)
+                    raise
+                exchange.gone.set()
+                if exchange.error is not None and self.raise_server_exceptions:
+                    raise exchange.error
+                self._remember_cookies(response_headers)
+                response = TestResponse(status, response_headers, b"".join(chunks), method, full)
+                if not (follow_redirects and response.is_redirect):
+                    return response
+                url = response.headers["location"]
+                if status == 303 or (status in (301, 302) and method == "POST"):
+                    method, content, payload, data, files = "GET", None, _NO_JSON, None, None
+                params = None
+            raise RuntimeError("Too many redirects")
 
     @asynccontextmanager
     async def stream(
