@@ -385,14 +385,6 @@ def pydantic_body(annotation: Any) -> tuple[Any, bool] | None:
     return None
 
 
-def _mentions_pydantic(annotation: Any) -> bool:
-    """Whether a pydantic model appears anywhere in ``annotation``'s type arguments."""
-    base = strip_annotated(annotation)[0]
-    if pydantic_model(base) is not None:
-        return True
-    return any(_mentions_pydantic(arg) for arg in get_args(base) if arg is not Ellipsis)
-
-
 def _plain_classes(info: Any, seen: set[int] | None = None) -> Iterator[type]:
     """The classes msgspec would need a ``dec_hook`` for, anywhere in a type's
     ``msgspec.inspect`` tree (recursive types visited once)."""
@@ -625,25 +617,27 @@ def plan_for(
                     "(a Struct, dataclass or TypedDict), or call model_validate on "
                     "await request.form() yourself",
                 )
-            if pydantic_body(annotation) is None and _mentions_pydantic(annotation):
-                raise fail(
-                    param,
-                    "holds pydantic models in a container other than a list; a body can be "
-                    "a pydantic model or a list of them",
-                )
             if pydantic_body(annotation) is None:  # pydantic models validate themselves
                 try:
                     msgspec.json.Decoder(annotation)  # form models are msgspec types too
                 except (TypeError, ValueError) as exc:
                     raise fail(param, f"has a type msgspec cannot decode: {exc}") from None
-                plain = next(_plain_classes(msgspec.inspect.type_info(annotation)), None)
-                if source == "body" and plain is not None:  # forms take UploadFile fields
-                    raise fail(
-                        param,
-                        f"has a type msgspec cannot decode from JSON: {plain.__qualname__} is "
-                        "a plain class (use a Struct, dataclass or TypedDict for it, or make "
-                        "the whole body one pydantic model)",
-                    )
+                # classes msgspec would refuse every request's value of (forms take
+                # UploadFile fields, the one plain class their reader fills itself)
+                for plain in _plain_classes(msgspec.inspect.type_info(annotation)):
+                    if pydantic_model(plain) is not None:
+                        raise fail(
+                            param,
+                            f"holds pydantic model {plain.__qualname__} in a container other "
+                            "than a list; a body can be a pydantic model or a list of them",
+                        )
+                    if source == "body":
+                        raise fail(
+                            param,
+                            f"has a type msgspec cannot decode from JSON: "
+                            f"{plain.__qualname__} is a plain class (use a Struct, dataclass "
+                            "or TypedDict for it, or make the whole body one pydantic model)",
+                        )
         elif source in ("query", "header", "cookie"):
             if not (_is_scalar(annotation) or is_scalar_sequence(annotation)):
                 raise fail(
