@@ -166,11 +166,10 @@ class _Schemas:
         a pydantic model is a component from its own ``model_json_schema()``."""
         if annotation is UploadFile:
             return {"type": "string", "format": "binary"}
-        model = pydantic_model(annotation)
-        schema_of = getattr(model, "model_json_schema", None)
-        if model is None or not callable(schema_of):
+        schema_of = _model_schema(annotation)
+        if schema_of is None:
             raise NotImplementedError
-        name = model.__name__
+        name = annotation.__name__
         if name not in self.models:
             schema = dict(schema_of(ref_template="#/components/schemas/{model}"))
             for inner, inner_schema in schema.pop("$defs", {}).items():
@@ -179,9 +178,15 @@ class _Schemas:
         return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _model_schema(annotation: Any) -> Callable[..., Any] | None:
+    """A pydantic model's ``model_json_schema``, or ``None`` for anything else."""
+    schema_of = getattr(pydantic_model(annotation), "model_json_schema", None)
+    return schema_of if callable(schema_of) else None
+
+
 def _schema_probe(annotation: Any) -> dict[str, Any]:
     """Whether a schema can be made: :meth:`_Schemas.hook`'s types, without making them."""
-    if annotation is UploadFile or callable(getattr(annotation, "model_json_schema", None)):
+    if annotation is UploadFile or _model_schema(annotation) is not None:
         return {"type": "object"}  # a stand-in (msgspec takes an empty schema for a refusal)
     raise NotImplementedError
 
@@ -189,7 +194,7 @@ def _schema_probe(annotation: Any) -> dict[str, Any]:
 def _response_type(entry: RouteEntry, returned: Any) -> Any:
     model = entry.response_model
     if model is not None and (
-        not hasattr(model, "model_validate") or callable(getattr(model, "model_json_schema", None))
+        not hasattr(model, "model_validate") or _model_schema(model) is not None
     ):
         return model
     if returned is inspect.Parameter.empty or returned is None or returned is type(None):
