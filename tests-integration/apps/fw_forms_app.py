@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from fastware_auth import RedisSessionBackend
-from fastware_core import HTTPError, Request, Router, create_app
+from fastware_core import HTTPError, Request, Router, WebSocket, create_app
 from fastware_core.forms import FormLimits, UploadFile
 from fastware_core.middleware import SessionMiddleware
 
@@ -103,6 +103,14 @@ async def add_to_session(request: Request) -> dict[str, Any]:
 async def end_session(request: Request) -> dict[str, Any]:
     request.session.clear()
     return {"pid": os.getpid()}
+
+
+@router.ws("/session/ws")
+async def watch_session(websocket: WebSocket) -> None:
+    """Send the session the handshake's cookie names (read-only in a WebSocket)."""
+    await websocket.accept()
+    await websocket.send_json({"session": dict(websocket.session), "pid": os.getpid()})
+    await websocket.close()
 
 
 _redis_url = os.environ.get("SESSION_REDIS_URL")

@@ -1,10 +1,14 @@
 """Session round trips through both doors of a real Granian: a signed cookie session, and
-Redis-backed sessions shared by two workers."""
+Redis-backed sessions shared by two workers, read by HTTP routes and WebSocket handlers."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from .conftest import INTERFACES, RedisServer, StartGranian
 
@@ -14,6 +18,14 @@ def _cookie(response: httpx.Response) -> str:
     name_value = header.split(";", 1)[0]
     assert name_value.startswith("session=")
     return name_value.split("=", 1)[1]
+
+
+def _over_websocket(url: str, cookie: str) -> dict[str, Any]:
+    """What ``/session/ws`` sends to a handshake carrying this session cookie."""
+    ws_url = url.replace("http://", "ws://", 1) + "/session/ws"
+    with connect(ws_url, additional_headers={"cookie": f"session={cookie}"}, open_timeout=10) as ws:
+        answer: dict[str, Any] = json.loads(ws.recv(timeout=10))
+    return answer
 
 
 def _jar(http: httpx.Client, cookie: str) -> dict[str, str]:
@@ -34,6 +46,7 @@ def test_a_cookie_session_round_trip(start_granian: StartGranian, interface: str
         cookie = _cookie(second)
         shown = http.get("/session", headers=_jar(http, cookie)).json()["session"]
         assert shown == {"user": "ada", "theme": "dark", "count": 2}
+        assert _over_websocket(server.url, cookie)["session"] == shown
 
         tampered = cookie[:-3] + ("AAA" if not cookie.endswith("AAA") else "BBB")
         response = http.get("/session", headers=_jar(http, tampered))
@@ -72,6 +85,14 @@ def test_redis_sessions_are_shared_by_two_workers(
                 break
         expected = {"user": "ada", "count": posts, "n": str(posts - 1)}
         assert list(readers.values()) == [expected] * 2
+        # WebSocket handlers on both workers load it from Redis too.
+        watchers: dict[int, dict[str, object]] = {}
+        for _ in range(300):
+            data = _over_websocket(server.url, cookie)
+            watchers[data["pid"]] = data["session"]
+            if len(watchers) == 2:
+                break
+        assert list(watchers.values()) == [expected] * 2
 
         http.delete("/session", headers=_jar(http, cookie))
         assert http.get("/session", headers=_jar(http, cookie)).json()["session"] == {}

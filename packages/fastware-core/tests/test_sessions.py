@@ -17,11 +17,15 @@ from fastware_core.exceptions import FastwareError
 from fastware_core.middleware import SessionMiddleware
 from fastware_core.request import Request
 from fastware_core.sessions import (
+    ReadOnlySessionError,
     Session,
     SessionCodec,
     SessionTooLargeError,
     SQLiteSessionBackend,
+    WebSocketSession,
 )
+from fastware_core.testing import WebSocketDenied
+from fastware_core.websocket import WebSocket, WebSocketDisconnect
 
 SECRET = "s3cret-key-for-tests-0123456789"
 
@@ -55,6 +59,27 @@ def session_router() -> Router:
         request.session.regenerate()
         return {}
 
+    async def watch(websocket: WebSocket) -> None:
+        await websocket.accept()
+        session = websocket.session
+        refused = []
+        for change in (
+            lambda: session.__setitem__("user", "eve"),
+            lambda: session.pop("user", None),
+            lambda: session.update(user="eve"),
+            lambda: session.setdefault("new", 1),
+            session.clear,
+            session.changed,
+            session.regenerate,
+        ):
+            try:
+                change()
+            except ReadOnlySessionError as exc:
+                refused.append(str(exc))
+        await websocket.send_json({"session": dict(session), "refused": refused})
+        await websocket.close()
+
+    router.ws("/watch")(watch)
     router.get("/show")(show)
     router.get("/put")(put)
     router.get("/clear")(clear)
@@ -387,3 +412,96 @@ def test_sessions_work_beside_user_asgi_middleware_that_copies_the_scope() -> No
     client = _client(app)
     client.get("/put", params={"a": "1"})
     assert client.get("/show").json() == {"a": "1"}
+
+
+READ_ONLY = (
+    "websocket.session is read-only: a WebSocket cannot send the session cookie, so change "
+    "the session in an HTTP route"
+)
+
+
+def watch(client: TestClient) -> dict[str, Any]:
+    with client.websocket_connect("/watch") as ws:
+        answer: dict[str, Any] = ws.receive_json()
+    return answer
+
+
+def test_a_websocket_handler_reads_the_cookie_session_and_cannot_change_it() -> None:
+    client = client_for()
+    assert watch(client) == {"session": {}, "refused": [READ_ONLY] * 7}
+    client.get("/put", params={"user": "ada"})
+    assert watch(client) == {"session": {"user": "ada"}, "refused": [READ_ONLY] * 7}
+    assert client.get("/show").json() == {"user": "ada"}  # nothing changed it
+    client.cookies["session"] = client.cookies["session"][:-2] + "xx"
+    assert watch(client)["session"] == {}  # a tampered cookie is an empty session
+
+
+def test_a_websocket_handler_reads_the_server_side_session(tmp_path: Path) -> None:
+    client, backend = backend_client(tmp_path)
+    assert watch(client) == {"session": {}, "refused": [READ_ONLY] * 7}
+    client.get("/put", params={"user": "ada"})
+    assert watch(client) == {"session": {"user": "ada"}, "refused": [READ_ONLY] * 7}
+    assert client.get("/show").json() == {"user": "ada"}
+    assert len(list(backend.ids())) == 1
+    client.cookies["session"] = SessionCodec(SECRET).encode("guessed-id")
+    assert watch(client)["session"] == {}
+
+
+def test_websocket_session_without_the_middleware_says_what_to_install() -> None:
+    router = Router()
+
+    @router.ws("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            await websocket.send_json(websocket.session)
+        except FastwareError as exc:
+            await websocket.send_text(str(exc))
+        await websocket.close()
+
+    with _client(create_app(router)).websocket_connect("/ws") as connection:
+        assert connection.receive_text().startswith("websocket.session needs SessionMiddleware")
+
+
+def test_a_websocket_session_is_a_session_that_refuses_changes() -> None:
+    session = WebSocketSession({"user": "ada"})
+    assert isinstance(session, Session)
+    assert session.setdefault("user") == "ada"
+    with pytest.raises(ReadOnlySessionError, match="read-only"):
+        session |= {"user": "eve"}
+    with pytest.raises(ReadOnlySessionError):
+        del session["user"]
+    with pytest.raises(TypeError):
+        session.popitem()
+    assert session == {"user": "ada"}
+    assert not session.modified
+
+
+class FailingBackend:
+    """A store that is down."""
+
+    async def load(self, session_id: str) -> dict[str, Any] | None:
+        raise ConnectionError("the session store is down")
+
+    async def save(self, session_id: str, data: dict[str, Any], max_age: int | None) -> None:
+        raise ConnectionError("the session store is down")
+
+    async def delete(self, session_id: str) -> None:
+        raise ConnectionError("the session store is down")
+
+
+def test_a_session_store_that_fails_refuses_the_websocket_and_is_logged(
+    caplog: pytest.LogCaptureFixture, door: str
+) -> None:
+    middleware = SessionMiddleware(secret_key=SECRET, backend=FailingBackend())
+    client = _client(create_app(session_router(), middleware=[middleware]))
+    client.cookies["session"] = SessionCodec(SECRET).encode("some-id")
+    if door == "asgi":  # the app closes with 1011 before accepting
+        with pytest.raises(WebSocketDisconnect) as closed:
+            watch(client)
+        assert closed.value.code == 1011
+    else:  # which RSGI answers, as servers do over ASGI, with a 403 to the handshake
+        with pytest.raises(WebSocketDenied) as denied:
+            watch(client)
+        assert denied.value.status_code == 403
+    assert "the session store is down" in caplog.text

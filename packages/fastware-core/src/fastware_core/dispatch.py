@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from time import perf_counter as _perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -48,6 +48,7 @@ from .websocket import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
     from .app import AppConfig
+    from .middleware.sessions import SessionMiddleware
 
 __all__ = ("CONTINUE", "JSON", "Dispatcher", "ExceptionHandler", "HeaderEditor", "current_task")
 
@@ -576,6 +577,9 @@ class Dispatcher:
                 await websocket.deny(403, "Origin not allowed")
                 return
         try:
+            sessions = self.session_middleware
+            if sessions is not None:
+                await cast("SessionMiddleware", sessions).open_websocket(websocket.connection)
             await entry.call(websocket)
         except WebSocketDisconnect:
             pass

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 
 import msgspec
 
@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     import sqlite3
 
 __all__ = (
+    "ReadOnlySessionError",
     "SQLiteSessionBackend",
     "Session",
     "SessionBackend",
     "SessionCodec",
     "SessionTooLargeError",
+    "WebSocketSession",
     "new_session_id",
 )
 
@@ -286,6 +288,41 @@ class Session(dict[str, Any]):
 
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)})"
+
+
+class ReadOnlySessionError(FastwareError, TypeError):
+    """A change to ``websocket.session`` (see :class:`WebSocketSession`)."""
+
+
+class WebSocketSession(Session):
+    """The session a WebSocket handler reads: the one its handshake's cookie names, which it
+    cannot change.
+
+    A WebSocket has no HTTP answer after its handshake to carry a new cookie, and a
+    connection that lives for hours would overwrite, when it ends, what the visitor's HTTP
+    requests stored meanwhile. Every change raises :class:`ReadOnlySessionError`; change the
+    session in an HTTP route.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ReadOnlySessionError(
+            "websocket.session is read-only: a WebSocket cannot send the session cookie, "
+            "so change the session in an HTTP route"
+        )
+
+    __setitem__ = __delitem__ = pop = popitem = update = clear = _refuse
+    changed = regenerate = _refuse
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``; refuses to store ``default`` when it is absent."""
+        if key in self:
+            return dict.__getitem__(self, key)
+        return self._refuse()
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        return self._refuse()
 
 
 @runtime_checkable

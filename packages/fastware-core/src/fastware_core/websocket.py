@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ._json import DEFAULT_MAX_DEPTH, decode_json, encode_json
 from .connection import ASGIConnection, RSGIConnection
@@ -11,6 +11,9 @@ from .datastructures import Address, Headers, QueryParams, State
 from .exceptions import FastwareError, HTTPError
 from .request import parse_cookie_header, parse_query_string
 from .types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .sessions import Session
 
 __all__ = ("WebSocket", "WebSocketDisconnect", "close_at_once")
 
@@ -260,6 +263,24 @@ class WebSocket:
     def client(self) -> Address | None:
         """The peer's address."""
         return self._conn.client
+
+    @property
+    def session(self) -> Session:
+        """The visitor's session as the handshake's cookie found it, read-only (a
+        :class:`~fastware_core.sessions.WebSocketSession`; change it in an HTTP route).
+
+        Raises:
+            FastwareError: when the app has no ``SessionMiddleware``.
+        """
+        slot = self._conn.state.get("session")
+        if slot is None:
+            raise FastwareError(
+                "websocket.session needs SessionMiddleware: create_app(router, middleware="
+                "[SessionMiddleware(secret_key=...)])"
+            )
+        if isinstance(slot, dict):  # a plain dict someone stored
+            return cast("Session", slot)
+        return cast("Session", slot.get())
 
     @property
     def state(self) -> State:

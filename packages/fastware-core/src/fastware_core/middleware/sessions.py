@@ -22,6 +22,7 @@ from fastware_core.sessions import (
     SessionBackend,
     SessionCodec,
     SessionTooLargeError,
+    WebSocketSession,
     new_session_id,
 )
 from fastware_core.types import ASGIApp, Receive, Scope, Send
@@ -157,6 +158,14 @@ class SessionMiddleware(HookMiddleware):
         self.open(ASGIConnection.of(scope))
         await super()._http(app, scope, receive, send)
 
+    async def open_websocket(self, conn: Connection) -> None:
+        """Give a WebSocket connection its session, read-only (``websocket.session``): a
+        server-side session is loaded from the store now, a cookie session is decoded on
+        first use."""
+        slot = conn.state[_STATE_KEY] = _Slot(self, conn, WebSocketSession)
+        if self.backend is not None:
+            await slot.load_stored()
+
     def wrap_route(self, call: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """Load the server-side session before ``call`` and save it after (cookie sessions
         need no wrapping)."""
@@ -198,11 +207,22 @@ class SessionMiddleware(HookMiddleware):
 class _Slot:
     """One request's session: the raw cookie until a handler asks, then the session."""
 
-    __slots__ = ("_conn", "_middleware", "_old_id", "_stored", "cookie_value", "session")
+    __slots__ = (
+        "_conn",
+        "_kind",
+        "_middleware",
+        "_old_id",
+        "_stored",
+        "cookie_value",
+        "session",
+    )
 
-    def __init__(self, middleware: SessionMiddleware, conn: Connection) -> None:
+    def __init__(
+        self, middleware: SessionMiddleware, conn: Connection, kind: type[Session] = Session
+    ) -> None:
         self._middleware = middleware
         self._conn = conn
+        self._kind = kind
         self.session: Session | None = None
         self.cookie_value: str | None = None
         self._old_id: str | None = None
@@ -223,14 +243,15 @@ class _Slot:
         if middleware.backend is not None:
             raise FastwareError(
                 "The server-side session was not loaded: request.session is available in "
-                "HTTP route handlers (and their dependencies)"
+                "route handlers (and their dependencies), websocket.session in WebSocket "
+                "handlers"
             )
         raw = self._raw_cookie()
         decoded = middleware.codec.decode(raw, middleware.max_age) if raw else None
         data, issued = decoded if decoded is not None else ({}, 0)
         if not isinstance(data, dict):
             data, issued = {}, 0
-        session = Session(data, issued=issued, check=middleware._check_cookie_size)
+        session = self._kind(data, issued=issued, check=middleware._check_cookie_size)
         self.cookie_value = raw
         if raw and decoded is None:
             session.modified = True  # an invalid cookie is replaced (deleted)
@@ -251,7 +272,7 @@ class _Slot:
             data = await backend.load(session_id)
             if data is None:
                 session_id, issued = None, 0
-        session = Session(data, session_id=session_id, issued=issued)
+        session = self._kind(data, session_id=session_id, issued=issued)
         if raw and session_id is None:
             session.modified = True  # a stale or invalid cookie is deleted
         self.cookie_value = raw
