@@ -468,7 +468,7 @@ def test_a_websocket_session_is_a_session_that_refuses_changes() -> None:
     assert isinstance(session, Session)
     assert session.setdefault("user") == "ada"
     with pytest.raises(ReadOnlySessionError, match="read-only"):
-        session |= {"user": "eve"}
+        session.__ior__({"user": "eve"})  # session |= {...}
     with pytest.raises(ReadOnlySessionError):
         del session["user"]
     with pytest.raises(TypeError):
