@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,11 +24,14 @@ from fastware_core import (
     Router,
     StreamResponse,
     TestClient,
+    TextResponse,
     create_app,
     delete_cookie,
     set_cookie,
 )
+from fastware_core.datastructures import Headers
 from fastware_core.forms import UploadFile
+from fastware_core.testing._responses import TestResponse
 from fastware_core.types import Receive, Scope, Send
 
 
@@ -509,3 +513,166 @@ def test_clients_claim_the_http_version_they_are_given(router: Router) -> None:
         assert h2.get("/version").json() == {"version": "2"}
     with pytest.raises(ValueError, match="http_version"):
         TestClient(app, http_version="2.0")
+
+
+# -- what 0.6.3's httpx-based tests use --------------------------------------------------------
+
+
+def test_responses_answer_what_httpx_responses_answer() -> None:
+    with TestClient(echo_app(), http_version="2") as client:
+        ok = client.get("/text")
+        moved = client.get("/old")
+        missing = client.get("/missing")
+    kinds = ("is_informational", "is_client_error", "is_server_error", "is_error")
+    assert [getattr(ok, kind) for kind in kinds] == [False] * 4
+    assert [getattr(missing, kind) for kind in kinds] == [False, True, False, True]
+    assert [moved.has_redirect_location, ok.has_redirect_location] == [True, False]
+    assert ok.http_version == "HTTP/2"
+    assert ok.elapsed.total_seconds() >= 0
+    assert ok.num_bytes_downloaded == len(ok.content) == len('"héllo"'.encode())
+    assert ok.charset_encoding is None  # JSON names no charset
+    assert ok.encoding == "utf-8"
+    assert ok.read() == ok.content
+    assert b"".join(ok.iter_bytes(chunk_size=2)) == ok.content
+    assert next(ok.iter_bytes(chunk_size=4)) == ok.content[:4]
+    assert "".join(ok.iter_text(chunk_size=3)) == '"héllo"'
+    assert list(ok.iter_lines()) == ['"héllo"']
+    assert ok.links == {}
+    ok.close()
+
+
+@pytest.mark.anyio
+async def test_responses_read_asynchronously_as_httpx_responses_do() -> None:
+    async with AsyncTestClient(echo_app()) as client:
+        response = await client.get("/text")
+    assert await response.aread() == response.content
+    assert b"".join([chunk async for chunk in response.aiter_bytes(chunk_size=1)]) == (
+        response.content
+    )
+    assert [text async for text in response.aiter_text()] == ['"héllo"']
+    assert [line async for line in response.aiter_lines()] == ['"héllo"']
+    await response.aclose()
+
+
+def test_lines_and_links_are_parsed_as_httpx_parses_them() -> None:
+    router = Router()
+
+    @router.get("/page")
+    async def page(request: Request) -> TextResponse:
+        return TextResponse(
+            "one\r\ntwo\nthree\n",
+            headers=[
+                (
+                    "Link",
+                    '<https://api.example/items?page=2>; rel="next", </items?page=9>; rel=last',
+                ),
+            ],
+        )
+
+    with TestClient(create_app(router)) as client:
+        response = client.get("/page")
+    assert list(response.iter_lines()) == ["one", "two", "three"]
+    assert response.charset_encoding == "utf-8"
+    assert response.links == {
+        "next": {"url": "https://api.example/items?page=2", "rel": "next"},
+        "last": {"url": "/items?page=9", "rel": "last"},
+    }
+    assert list(TestResponse(204, Headers(), b"", "GET", "/").iter_lines()) == []
+
+
+def test_raise_for_status_returns_the_response_and_refuses_what_httpx_refuses() -> None:
+    with TestClient(echo_app()) as client:
+        ok = client.get("/text")
+        assert ok.raise_for_status() is ok
+        assert ok.raise_for_status().json() == "héllo"
+        moved = client.get("/old")
+        missing = client.get("/missing")
+    with pytest.raises(RuntimeError) as redirect:
+        moved.raise_for_status()
+    assert str(redirect.value) == (
+        "Redirect response '307 Temporary Redirect' for GET url 'http://test/old'\n"
+        "Redirect location: '/echo?from=old'"
+    )
+    with pytest.raises(RuntimeError) as refused:
+        missing.raise_for_status()
+    assert str(refused.value).startswith("Client error '404 Not Found' for GET url")
+    assert getattr(refused.value, "response", None) is not None
+
+
+class DuckTimeout:
+    """What the clients read of an ``httpx.Timeout``."""
+
+    def __init__(self, connect: float | None, read: float | None) -> None:
+        self.connect, self.read, self.write, self.pool = connect, read, None, None
+
+
+def test_a_timeout_object_bounds_the_exchange_by_its_largest_phase() -> None:
+    with TestClient(auth_app()) as client:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            client.get("/slow", timeout=DuckTimeout(0.05, 0.2))
+        assert 0.15 < time.monotonic() - started < 5
+        assert client.get("/who", timeout=DuckTimeout(None, None)).status_code == 200
+        with pytest.raises(TypeError, match=r"httpx\.Timeout"):
+            client.get("/who", timeout="soon")
+
+
+def test_extensions_are_accepted_and_unused_as_by_httpx_asgi_transport() -> None:
+    with TestClient(echo_app()) as client:
+        response = client.get("/echo", extensions={"timeout": {"read": 1.0}})
+        assert response.json()["method"] == "GET"
+        with client.stream("GET", "/echo", extensions={}, timeout=1.0) as stream:
+            assert stream.read()
+
+
+def test_an_auth_object_without_httpx_is_a_clear_error() -> None:
+    if importlib.util.find_spec("httpx") is not None:
+        pytest.skip("httpx is installed here; packages/fastware/tests drives auth objects")
+    refused = pytest.raises(TypeError, match=r"auth must be \(user, password\) where httpx")
+    with TestClient(auth_app()) as client, refused:
+        client.get("/who", auth=lambda request: request)
+
+
+@pytest.mark.anyio
+async def test_a_closed_async_client_refuses_requests_as_httpx_does() -> None:
+    async with AsyncTestClient(echo_app()) as client:
+        assert [client.is_closed, (await client.get("/echo")).status_code] == [False, 200]
+        await client.aclose()
+        assert client.is_closed
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            await client.get("/echo")
+
+
+def test_build_request_and_send() -> None:
+    with TestClient(echo_app()) as client:
+        request = client.build_request("POST", "/echo", params={"a": "1"}, content=b"hi")
+        request.headers["X-Token"] = "t1"
+        answer = client.send(request).json()
+        assert (answer["method"], answer["query"], answer["body"], answer["token"]) == (
+            "POST",
+            "a=1",
+            "hi",
+            "t1",
+        )
+        assert (
+            client.send(client.build_request("GET", "/old"), follow_redirects=True).json()["query"]
+            == "from=old"
+        )
+    assert client.is_closed
+
+
+def test_the_cookie_jar_takes_httpx_s_set_and_delete() -> None:
+    with TestClient(echo_app()) as client:
+        client.cookies.set("sid", "s1", domain="test")
+        assert client.get("/me").json() == {"sid": "s1"}
+        client.cookies.delete("sid")
+        client.cookies.delete("never-set")
+        assert client.get("/me").json() == {"sid": None}
+
+
+def test_a_streamed_response_answers_the_status_questions_too() -> None:
+    with TestClient(echo_app()) as client, client.stream("GET", "/missing") as missing:
+        assert missing.is_client_error
+        assert missing.read()
+        with pytest.raises(RuntimeError, match="Client error '404 Not Found'"):
+            missing.raise_for_status()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -20,12 +20,18 @@ from fastware_core.request import parse_cookie_header
 from fastware_core.types import ASGIApp
 
 from ._exchange import AsyncWebSocketSession, Exchange
+from ._httpx import (
+    AuthArg,
+    HeadersArg,
+    as_httpx_auth,
+    auth_headers,
+    httpx_request,
+    httpx_response,
+    timeout_seconds,
+    with_basic_auth,
+)
 from ._multipart import FilesArg, encode_multipart
 from ._responses import TestResponse, TestStreamResponse
-
-HeadersArg = Mapping[str, str] | Sequence[tuple[str, str]]
-"""A request's headers: a mapping, or ``(name, value)`` pairs (repeated names kept, in
-order), as httpx takes them."""
 
 __all__ = ("AsyncTestClient",)
 
@@ -85,10 +91,12 @@ class AsyncTestClient:
         self.base_url = base_url.rstrip("/")
         self.raise_server_exceptions = raise_server_exceptions
         self.headers = dict(headers or {})
-        self.cookies: dict[str, str] = dict(cookies or {})
+        self.cookies = CookieJar(cookies or {})
         self.root_path = root_path
         self.client = client
         self.timeout = timeout
+        self.is_closed = False
+        """Whether :meth:`aclose` was called."""
         self._lifespan: LifespanDriver | None = None
 
     async def __aenter__(self) -> Self:
@@ -222,51 +230,159 @@ class AsyncTestClient:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         files: FilesArg | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpx's request methods take it
+        auth: AuthArg | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - httpx's request methods take it
         follow_redirects: bool = False,
+        extensions: Mapping[str, Any] | None = None,
     ) -> TestResponse:
         """Send one request and read the whole response.
 
         ``json=None`` sends no body; pass ``content=b"null"`` to send JSON null. ``files``
         (with ``data`` for the other fields) sends a ``multipart/form-data`` body, as httpx
         does (see :data:`~fastware_core.testing._multipart.FilesArg`). ``auth=(user,
-        password)`` sends HTTP Basic credentials. ``timeout`` bounds the whole exchange in
-        seconds (``TimeoutError`` past it; by default there is no bound).
+        password)`` sends HTTP Basic credentials; an ``httpx.Auth`` or a function auth
+        runs its flow (each request it yields is sent, and sees the response). ``timeout``
+        (seconds, or an ``httpx.Timeout``: its largest phase) bounds the whole exchange
+        (``TimeoutError`` past it; by default there is no bound). ``extensions`` is
+        accepted and, as by httpx's ASGI transport, not used.
         """
-        if auth is not None:
-            headers = _with_basic_auth(headers, auth)
+        self._check_open()
+        flow_auth = None
+        if isinstance(auth, tuple):
+            headers = with_basic_auth(headers, auth)
+        elif auth is not None:
+            flow_auth = as_httpx_auth(auth)
         payload = _NO_JSON if json is None else json
-        async with asyncio.timeout(timeout):  # None: no deadline
+        async with asyncio.timeout(timeout_seconds(timeout)):  # None: no deadline
             for _ in range(20):
-                scope, body, full = self._build(
-                    method, url, params, headers, cookies, content, payload, data, files
-                )
-                exchange = Exchange(self.app, scope, body, self.door)
-                try:
-                    status, response_headers = await exchange.start()
-                    chunks: list[bytes] = []
-                    while (chunk := await exchange.next_chunk()) is not None:
-                        chunks.append(chunk)
-                    await exchange.task
-                except asyncio.CancelledError:  # a request timeout, or the test gave up
-                    await exchange.disconnect(0)
-                    raise
-                except BaseException:
-                    await exchange.disconnect(self.timeout)
-                    raise
-                exchange.gone.set()
-                if exchange.error is not None and self.raise_server_exceptions:
-                    raise exchange.error
-                self._remember_cookies(response_headers)
-                response = TestResponse(status, response_headers, b"".join(chunks), method, full)
+                body = (params, headers, cookies, content, payload, data, files)
+                if flow_auth is None:
+                    response = await self._send(method, url, *body)
+                else:
+                    response = await self._send_authenticated(flow_auth, method, url, *body)
                 if not (follow_redirects and response.is_redirect):
                     return response
                 url = response.headers["location"]
+                status = response.status_code
                 if status == 303 or (status in (301, 302) and method == "POST"):
                     method, content, payload, data, files = "GET", None, _NO_JSON, None, None
                 params = None
             raise RuntimeError("Too many redirects")
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: HeadersArg | None,
+        cookies: Mapping[str, str] | None,
+        content: bytes | str | None,
+        payload: Any,
+        data: Mapping[str, Any] | None,
+        files: FilesArg | None,
+    ) -> TestResponse:
+        """One exchange: the request sent, the whole response read, its cookies kept."""
+        started = time.perf_counter()
+        scope, body, full = self._build(
+            method, url, params, headers, cookies, content, payload, data, files
+        )
+        exchange = Exchange(self.app, scope, body, self.door)
+        try:
+            status, response_headers = await exchange.start()
+            chunks: list[bytes] = []
+            while (chunk := await exchange.next_chunk()) is not None:
+                chunks.append(chunk)
+            await exchange.task
+        except asyncio.CancelledError:  # a request timeout, or the test gave up
+            await exchange.disconnect(0)
+            raise
+        except BaseException:
+            await exchange.disconnect(self.timeout)
+            raise
+        exchange.gone.set()
+        if exchange.error is not None and self.raise_server_exceptions:
+            raise exchange.error
+        self._remember_cookies(response_headers)
+        return TestResponse(
+            status,
+            response_headers,
+            b"".join(chunks),
+            method,
+            full,
+            "HTTP/1.1" if self.http_version == "1.1" else f"HTTP/{self.http_version}",
+            timedelta(seconds=time.perf_counter() - started),
+        )
+
+    async def _send_authenticated(
+        self,
+        auth: Any,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: HeadersArg | None,
+        cookies: Mapping[str, str] | None,
+        content: bytes | str | None,
+        payload: Any,
+        data: Mapping[str, Any] | None,
+        files: FilesArg | None,
+    ) -> TestResponse:
+        """Run an ``httpx.Auth`` flow: send each request it yields (this one, with the
+        headers the flow set) and hand it the response, until it stops."""
+        scope, body, full = self._build(
+            method, url, params, headers, cookies, content, payload, data, files
+        )
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        original = httpx_request(method, full, pairs, body)
+        before = set(original.headers.multi_items())  # flows change the request in place
+        given = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        flow = auth.async_auth_flow(original)
+        sent = await flow.__anext__()
+        try:
+            while True:
+                added = auth_headers(before, sent)
+                names = {name.lower() for name, _ in added}
+                extra = [(k, v) for k, v in given if k.lower() not in names] + added
+                response = await self._send(
+                    method, url, params, extra, cookies, content, payload, data, files
+                )
+                try:
+                    sent = await flow.asend(httpx_response(response, sent))
+                except StopAsyncIteration:
+                    return response
+        finally:
+            await flow.aclose()
+
+    def _check_open(self) -> None:
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+
+    async def aclose(self) -> None:
+        """Close the client: later requests raise ``RuntimeError`` (as httpx's clients
+        do). Lifespan shutdown still runs when the ``async with`` block ends."""
+        self.is_closed = True
+
+    def build_request(self, method: str, url: str, **kwargs: Any) -> TestRequest:
+        """A request to :meth:`send` later (httpx's ``build_request``)."""
+        headers = kwargs.pop("headers", None)
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        return TestRequest(method, url, dict(pairs), kwargs)
+
+    async def send(
+        self,
+        request: TestRequest,
+        *,
+        auth: AuthArg | None = None,
+        follow_redirects: bool = False,
+    ) -> TestResponse:
+        """Send a request made by :meth:`build_request` (its headers as they are now)."""
+        return await self.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            **request.options,
+        )
 
     @asynccontextmanager
     async def stream(
@@ -282,10 +398,18 @@ class AsyncTestClient:
         data: Mapping[str, Any] | None = None,
         files: FilesArg | None = None,
         auth: tuple[str, str] | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - accepted as httpx's stream() takes it
+        follow_redirects: bool = False,
+        extensions: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[TestStreamResponse]:
-        """Send a request and read the response incrementally; leaving disconnects."""
+        """Send a request and read the response incrementally; leaving disconnects.
+
+        ``timeout``, ``follow_redirects`` and ``extensions`` are accepted as httpx takes
+        them and not used: a stream is read at the test's pace, and redirects are answers.
+        """
+        self._check_open()
         if auth is not None:
-            headers = _with_basic_auth(headers, auth)
+            headers = with_basic_auth(headers, auth)
         payload = _NO_JSON if json is None else json
         scope, body, full = self._build(
             method, url, params, headers, cookies, content, payload, data, files
@@ -366,12 +490,31 @@ class AsyncTestClient:
 _NO_JSON: Any = object()
 
 
-def _with_basic_auth(headers: HeadersArg | None, auth: tuple[str, str]) -> HeadersArg:
-    """``headers`` with an HTTP Basic ``Authorization`` for ``auth=(user, password)`` (as
-    httpx sends it), unless they carry an ``Authorization`` already."""
-    pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
-    if any(name.lower() == "authorization" for name, _ in pairs):
-        return pairs
-    user, password = auth
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    return [*pairs, ("Authorization", f"Basic {token}")]
+class CookieJar(dict[str, str]):
+    """The client's cookies (``name -> value``), with httpx's ``set``/``delete`` too."""
+
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        """Set a cookie (``domain`` and ``path`` are accepted as httpx takes them)."""
+        self[name] = value
+
+    def delete(self, name: str, domain: str | None = None, path: str | None = None) -> None:
+        """Remove a cookie if present."""
+        self.pop(name, None)
+
+
+class TestRequest:
+    """A request from :meth:`AsyncTestClient.build_request`: ``method``, ``url``,
+    ``headers`` (changeable before sending) and the other arguments it was built with."""
+
+    __test__ = False
+
+    def __init__(
+        self, method: str, url: str, headers: dict[str, str], options: dict[str, Any]
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"<TestRequest({self.method!r}, {self.url!r})>"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import msgspec
 
 from fastware_core.datastructures import Headers
+
+from ._httpx import status_error
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
@@ -34,6 +37,7 @@ _REASONS = {
 class _ResponseBase:
     status_code: int
     headers: Headers
+    content: bytes
     url: str
     method: str
 
@@ -53,6 +57,31 @@ class _ResponseBase:
         return 300 <= self.status_code < 400 and "location" in self.headers
 
     @property
+    def has_redirect_location(self) -> bool:
+        """Whether the status is a redirect with a Location header (httpx's name)."""
+        return self.is_redirect
+
+    @property
+    def is_informational(self) -> bool:
+        """Whether the status is 1xx."""
+        return 100 <= self.status_code < 200
+
+    @property
+    def is_client_error(self) -> bool:
+        """Whether the status is 4xx."""
+        return 400 <= self.status_code < 500
+
+    @property
+    def is_server_error(self) -> bool:
+        """Whether the status is 5xx."""
+        return 500 <= self.status_code < 600
+
+    @property
+    def is_error(self) -> bool:
+        """Whether the status is 4xx or 5xx."""
+        return 400 <= self.status_code < 600
+
+    @property
     def cookies(self) -> dict[str, str]:
         """Cookies set by this response (``name -> value``); deletions map to ``""``."""
         out: dict[str, str] = {}
@@ -63,20 +92,45 @@ class _ResponseBase:
         return out
 
     @property
-    def encoding(self) -> str:
-        """The charset of the content type, ``utf-8`` when none is named."""
+    def charset_encoding(self) -> str | None:
+        """The charset the content type names, or ``None``."""
         for part in self.headers.get("content-type", "").split(";")[1:]:
             key, _, value = part.strip().partition("=")
             if key.lower() == "charset" and value:
                 return value.strip('"')
-        return "utf-8"
+        return None
 
-    def raise_for_status(self) -> None:
-        """Raise ``RuntimeError`` for a 4xx or 5xx status."""
-        if self.status_code >= 400:
-            raise RuntimeError(
-                f"{self.status_code} {self.reason_phrase} for {self.method} {self.url}"
-            )
+    @property
+    def encoding(self) -> str:
+        """The charset of the content type, ``utf-8`` when none is named."""
+        return self.charset_encoding or "utf-8"
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header's links by ``rel`` (or URL), as httpx parses them."""
+        links: dict[str, dict[str, str]] = {}
+        for header in self.headers.getlist("link"):
+            for entry in header.split(","):
+                url, _, params = entry.partition(";")
+                link = {"url": url.strip(" <>'\"")}
+                for param in params.split(";"):
+                    key, _, value = param.partition("=")
+                    if key.strip():
+                        link[key.strip(" '\"")] = value.strip(" '\"")
+                links[link.get("rel") or link["url"]] = link
+        return links
+
+    def raise_for_status(self) -> Self:
+        """Return the response when its status is 2xx; raise otherwise, as httpx does.
+
+        Raises:
+            httpx.HTTPStatusError: for a 1xx, 3xx, 4xx or 5xx status (also a
+                ``RuntimeError``; a plain ``RuntimeError`` subclass where httpx is not
+                installed).
+        """
+        if self.is_success:
+            return self
+        raise status_error(self)
 
 
 class TestResponse(_ResponseBase):
@@ -85,13 +139,27 @@ class TestResponse(_ResponseBase):
     __test__ = False
 
     def __init__(
-        self, status_code: int, headers: Headers, content: bytes, method: str, url: str
+        self,
+        status_code: int,
+        headers: Headers,
+        content: bytes,
+        method: str,
+        url: str,
+        http_version: str = "HTTP/1.1",
+        elapsed: timedelta = timedelta(0),
     ) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
         self.method = method
         self.url = url
+        self.http_version = http_version
+        """``"HTTP/1.1"``, ``"HTTP/2"``: the version the request claimed."""
+        self.elapsed = elapsed
+        """How long the exchange took."""
+        self.num_bytes_downloaded = len(content)
+        self.is_closed = True
+        self.is_stream_consumed = True
 
     @property
     def text(self) -> str:
@@ -101,6 +169,61 @@ class TestResponse(_ResponseBase):
     def json(self) -> Any:
         """The body decoded as JSON."""
         return msgspec.json.decode(self.content)
+
+    # httpx's reading methods, over the body already read
+
+    def read(self) -> bytes:
+        """The body."""
+        return self.content
+
+    async def aread(self) -> bytes:
+        """The body."""
+        return self.content
+
+    def close(self) -> None:
+        """Nothing to release: the body was read whole."""
+
+    async def aclose(self) -> None:
+        """Nothing to release: the body was read whole."""
+
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body in chunks of ``chunk_size`` bytes (whole by default)."""
+        content = self.content
+        size = chunk_size or len(content) or 1
+        for start in range(0, len(content), size):
+            yield content[start : start + size]
+
+    iter_raw = iter_bytes
+
+    def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
+        """The decoded body in chunks of ``chunk_size`` characters (whole by default)."""
+        text = self.text
+        size = chunk_size or len(text) or 1
+        for start in range(0, len(text), size):
+            yield text[start : start + size]
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's lines without their line endings."""
+        text = self.text
+        if text:
+            yield from _LINE_END.split(text.removesuffix("\n").removesuffix("\r"))
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """:meth:`iter_bytes`, asynchronously."""
+        for chunk in self.iter_bytes(chunk_size):
+            yield chunk
+
+    aiter_raw = aiter_bytes
+
+    async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """:meth:`iter_text`, asynchronously."""
+        for chunk in self.iter_text(chunk_size):
+            yield chunk
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """:meth:`iter_lines`, asynchronously."""
+        for line in self.iter_lines():
+            yield line
 
     def __repr__(self) -> str:
         return f"<TestResponse [{self.status_code}]>"

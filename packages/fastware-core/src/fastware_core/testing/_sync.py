@@ -11,9 +11,10 @@ from typing import Any, Self, TypeVar
 
 from fastware_core.types import ASGIApp
 
-from ._client import AsyncTestClient
+from ._client import AsyncTestClient, CookieJar, TestRequest
 from ._exchange import AsyncWebSocketSession
-from ._responses import TestResponse, TestStreamResponse
+from ._httpx import timeout_seconds
+from ._responses import TestResponse, TestStreamResponse, _ResponseBase
 
 __all__ = ("TestClient", "WebSocketTestSession")
 
@@ -52,7 +53,7 @@ class _LoopThread:
         self.loop.close()
 
 
-class _SyncStream:
+class _SyncStream(_ResponseBase):
     """The synchronous view of a :class:`TestStreamResponse`."""
 
     __test__ = False
@@ -66,6 +67,7 @@ class _SyncStream:
         self.status_code = inner.status_code
         self.headers = inner.headers
         self.url = inner.url
+        self.method = inner.method
 
     def _iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
         while True:
@@ -91,7 +93,7 @@ class _SyncStream:
         return self._portal.call(self._inner.aread(), self._timeout)
 
     @property
-    def content(self) -> bytes:
+    def content(self) -> bytes:  # type: ignore[override]  # read-only: the stream fills it
         """What has been read so far."""
         return self._inner.content
 
@@ -99,11 +101,6 @@ class _SyncStream:
     def text(self) -> str:
         """What has been read so far, decoded."""
         return self._inner.text
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies set by the response."""
-        return self._inner.cookies
 
     def json(self) -> Any:
         """What has been read so far, decoded as JSON."""
@@ -210,6 +207,7 @@ class TestClient:
         )
         self.timeout = timeout
         self._portal: _LoopThread | None = None
+        self._closed = False
 
     @property
     def app(self) -> ASGIApp:
@@ -217,12 +215,13 @@ class TestClient:
         return self._async.app
 
     @property
-    def cookies(self) -> dict[str, str]:
+    def cookies(self) -> CookieJar:
         """The cookie jar, updated from responses."""
         return self._async.cookies
 
     def _open(self) -> _LoopThread:
         if self._portal is None:
+            self._closed = False
             portal = _LoopThread()
             try:
                 portal.call(self._async.__aenter__(), self.timeout)
@@ -246,6 +245,7 @@ class TestClient:
 
     def close(self) -> None:
         """Run lifespan shutdown and stop the background loop."""
+        self._closed = True
         portal, self._portal = self._portal, None
         if portal is not None:
             try:
@@ -264,7 +264,21 @@ class TestClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> TestResponse:
         """Send one request and read the whole response."""
-        return self._call(self._async.request(method, url, **kwargs), kwargs.get("timeout"))
+        bound = timeout_seconds(kwargs.get("timeout"))
+        return self._call(self._async.request(method, url, **kwargs), bound)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` was called (a later request starts the client again)."""
+        return self._closed
+
+    def build_request(self, method: str, url: str, **kwargs: Any) -> TestRequest:
+        """A request to :meth:`send` later (httpx's ``build_request``)."""
+        return self._async.build_request(method, url, **kwargs)
+
+    def send(self, request: TestRequest, **kwargs: Any) -> TestResponse:
+        """Send a request made by :meth:`build_request` (its headers as they are now)."""
+        return self._call(self._async.send(request, **kwargs))
 
     @contextmanager
     def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[_SyncStream]:
