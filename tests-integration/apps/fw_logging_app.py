@@ -1,5 +1,6 @@
 """An app that sets up ``fastware.logging`` when imported, as an app module should: its
-handlers log through structlog and the standard library around an ``await``."""
+handlers log through structlog and the standard library around an ``await``, and its
+access log writes a line per request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 
 from fastware import Request, Router, create_app
 from fastware.logging import configure_logging, get_logger
+from fastware.middleware import AccessLogMiddleware
 
 configure_logging(json_output=True, level="INFO")
 log = get_logger("work")
@@ -29,4 +31,4 @@ async def work(request: Request) -> dict[str, int]:
     return {"n": n, "pid": os.getpid()}
 
 
-app = create_app(router)
+app = create_app(router, middleware=[AccessLogMiddleware()])

@@ -64,6 +64,18 @@ def test_every_line_is_json_and_carries_its_requests_id(interface: str, tmp_path
     assert all(
         line["logger"] == "fastware.example" for line in lines if line["event"][:4] == "end "
     )
+    # the access log: a line per request, with the id the response carried (the harness's
+    # readiness checks asked for "/")
+    access = [
+        line
+        for line in lines
+        if line["logger"] == "fastware.access" and line["path"].startswith("/work/")
+    ]
+    assert {line["request_id"]: line["path"] for line in access} == {
+        rid: f"/work/{n}" for rid, n in by_id.items()
+    }
+    assert all(line["status"] == 200 and line["level"] == "info" for line in access)
+    assert all(f'"GET {line["path"]} HTTP/1.1" 200 ' in line["event"] for line in access)
 
 
 def test_granian_cli_workers_print_json_once_the_app_is_imported(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from fastware_core import (
     create_app,
 )
 from fastware_core.middleware import (
+    AccessLogMiddleware,
     Answer,
     ASGIConnection,
     CORSMiddleware,
@@ -1117,3 +1118,73 @@ def test_the_suite_composes_in_one_app(app_router: Router) -> None:
     assert "x-request-id" not in rejected.headers
     assert spy.rows[0]["request_id"] == failed.headers["x-request-id"]
     assert msgspec.json.decode(failed.content) == {"detail": "down"}
+
+
+# -- access log ------------------------------------------------------------------------------------
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "fastware.access"]
+
+
+def test_the_access_log_writes_a_line_per_request_with_its_request_id(
+    app_router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fastware.access")
+    app = create_app(app_router, middleware=[AccessLogMiddleware(exclude_paths=["/health"])])
+    with TestClient(app) as client:
+        given = client.get("/items?page=2", headers={"X-Request-ID": "given-id-1"})
+        made = client.get("/boom")
+        client.get("/health")
+        client.get("/health/deep")
+        missing = client.get("/nowhere")
+    assert given.headers["x-request-id"] == "given-id-1"
+    ids = ["given-id-1", made.headers["x-request-id"], missing.headers["x-request-id"]]
+    lines = access_lines(caplog)
+    assert [r.getMessage().rsplit(" ", 1)[1] for r in lines] == ids
+    first, second, third = lines
+    assert first.getMessage().startswith('testclient - "GET /items?page=2 HTTP/1.1" 200 ')
+    assert second.getMessage().startswith('testclient - "GET /boom HTTP/1.1" 503 ')
+    assert third.getMessage().startswith('testclient - "GET /nowhere HTTP/1.1" 404 ')
+    assert [r.levelno for r in lines] == [logging.INFO] * 3
+    fields = {k: getattr(first, k) for k in ("method", "path", "query", "status", "client")}
+    assert fields == {
+        "method": "GET",
+        "path": "/items",
+        "query": "page=2",
+        "status": 200,
+        "client": "testclient",
+    }
+    assert first.request_id == "given-id-1"
+    assert first.duration_ms >= 0
+
+
+def test_the_access_log_costs_nothing_while_its_level_is_off(
+    app_router: Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="fastware.access")
+    quiet = AccessLogMiddleware(logger=logging.getLogger("fastware.access"))
+    loud = AccessLogMiddleware(logger="fastware.access", level=logging.WARNING)
+    with TestClient(create_app(app_router, middleware=[quiet])) as client:
+        client.get("/items")
+    assert access_lines(caplog) == []
+    with TestClient(create_app(app_router, middleware=[loud])) as client:
+        client.get("/items")
+    assert [r.levelno for r in access_lines(caplog)] == [logging.WARNING]
+
+
+def test_the_access_log_also_wraps_a_plain_asgi_app(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="fastware.access")
+
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with TestClient(AccessLogMiddleware(plain)) as client:
+        assert client.get("/x?y=1").status_code == 204
+    (line,) = access_lines(caplog)
+    assert line.getMessage().startswith('testclient - "GET /x?y=1 HTTP/1.1" 204 ')
+    assert line.getMessage().endswith(" ms -")
+    assert line.request_id is None

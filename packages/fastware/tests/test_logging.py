@@ -15,7 +15,7 @@ import structlog
 
 from fastware import HTTPError, Request, Router, TestClient, create_app
 from fastware.logging import configure_logging, get_logger, init_sentry
-from fastware_core.middleware import bind_request_ids
+from fastware_core.middleware import AccessLogMiddleware, bind_request_ids
 
 
 @pytest.fixture(autouse=True)
@@ -163,6 +163,30 @@ def test_every_line_of_a_request_carries_its_request_id(door: str) -> None:
     for rid in ("req-abc", fresh_id):
         assert ("working", rid) in events
         assert ("stdlib working", rid) in events
+
+
+@pytest.mark.parametrize("door", ["asgi", "rsgi"])
+def test_access_log_lines_carry_their_fields_in_json(door: str) -> None:
+    out = io.StringIO()
+    configure_logging(json_output=True, stream=out)
+    app = create_app(
+        request_logging_router(), middleware=[AccessLogMiddleware(exclude_paths=["/quiet"])]
+    )
+    with TestClient(app, door=door) as client:
+        fresh = client.get("/work?x=1")
+    (line,) = [line for line in lines(out) if line["logger"] == "fastware.access"]
+    assert line["event"].startswith('testclient - "GET /work?x=1 HTTP/1.1" 200 ')
+    fields = {k: line[k] for k in ("method", "path", "query", "status", "client", "request_id")}
+    assert fields == {
+        "method": "GET",
+        "path": "/work",
+        "query": "x=1",
+        "status": 200,
+        "client": "testclient",
+        "request_id": fresh.headers["x-request-id"],
+    }
+    assert line["level"] == "info"
+    assert line["duration_ms"] >= 0
 
 
 def test_a_request_id_bound_by_the_caller_wins() -> None:

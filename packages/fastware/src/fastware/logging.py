@@ -152,6 +152,8 @@ def configure_logging(
     callsite = processors.CallsiteParameter
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        # a standard-library record's ``extra`` fields (the access log's, say) join the line
+        structlog.stdlib.ExtraAdder(),
         _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

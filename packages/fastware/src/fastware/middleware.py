@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastware_core.middleware import (
+    AccessLogMiddleware,
     CORSMiddleware,
     GZipMiddleware,
     HookMiddleware,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from fastware_dev.proxy import ViteDevProxy
 
 __all__ = (
+    "AccessLogMiddleware",
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",

@@ -14,11 +14,13 @@ its hooks natively on both doors, and the same object works as a plain ASGI midd
 
 from __future__ import annotations
 
+from .access_log import AccessLogMiddleware
 from .base import (
     Answer,
     ASGIConnection,
     Connection,
     HookMiddleware,
+    PathPrefixes,
     add_vary,
     answer_headers,
     error_answer,
@@ -35,6 +37,7 @@ from .trusted_host import TrustedHostMiddleware
 
 __all__ = (
     "ASGIConnection",
+    "AccessLogMiddleware",
     "Answer",
     "CORSMiddleware",
     "Connection",
@@ -42,6 +45,7 @@ __all__ = (
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
     "HookMiddleware",
+    "PathPrefixes",
     "RequestIDMiddleware",
     "RequestTimingMiddleware",
     "SecurityHeadersMiddleware",

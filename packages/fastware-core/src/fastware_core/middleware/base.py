@@ -30,7 +30,7 @@ answer means "refuse the handshake" (close 1008).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -43,6 +43,7 @@ __all__ = (
     "Answer",
     "Connection",
     "HookMiddleware",
+    "PathPrefixes",
     "add_vary",
     "answer_headers",
     "error_answer",
@@ -128,6 +129,26 @@ def redirect_url(scheme: str, host: str, port: str, path: str, query: str) -> st
     if query:
         url += "?" + quote(query, safe=_QUERY_SAFE)
     return url
+
+
+class PathPrefixes:
+    """Paths and everything below them, matched at a ``/`` boundary: ``/health`` covers
+    ``/health`` and ``/health/db``, not ``/healthz`` (``path in prefixes``)."""
+
+    __slots__ = ("_exact", "_under")
+
+    def __init__(self, paths: Sequence[str] | None) -> None:
+        if isinstance(paths, str):
+            raise TypeError("exclude_paths must be a list of paths, not a string")
+        prefixes = [p.rstrip("/") for p in paths or ()]
+        self._exact = frozenset(prefixes)
+        self._under = tuple(p + "/" for p in prefixes)
+
+    def __bool__(self) -> bool:
+        return bool(self._exact)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and (path in self._exact or path.startswith(self._under))
 
 
 def _overrides(cls: type, name: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from fastware_core.recording import RECORDED_KEY
 from fastware_core.types import ASGIApp
 
-from .base import Connection, HookMiddleware
+from .base import Connection, HookMiddleware, PathPrefixes
 
 __all__ = ("ErrorSink", "RequestTimingMiddleware", "TimingRecord")
 
@@ -74,8 +74,7 @@ class RequestTimingMiddleware(HookMiddleware):
         maxlen: int = 10000,
     ) -> None:
         super().__init__(app)
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not a string")
+        self._excluded = PathPrefixes(exclude_paths)
         self.error_log = error_log
         self.request_count = 0
         """Requests finished since start, excluded paths included."""
@@ -89,10 +88,7 @@ class RequestTimingMiddleware(HookMiddleware):
         self.log_levels: dict[int, bool] = _level_cache
         """``logging``'s per-level answers for the ``fastware.timing`` logger (emptied on
         every level change; a level missing from it is unknown)."""
-        prefixes = [p.rstrip("/") for p in exclude_paths or ()]
-        self._exact = frozenset(prefixes)
-        self._under = tuple(p + "/" for p in prefixes)
-        self.records_every_path = not prefixes
+        self.records_every_path = not self._excluded
         """Whether no path is excluded from the history."""
 
     @property
@@ -117,7 +113,7 @@ class RequestTimingMiddleware(HookMiddleware):
 
     def is_excluded(self, path: str) -> bool:
         """Whether ``path`` is one of ``exclude_paths`` or below one of them."""
-        return path in self._exact or path.startswith(self._under)
+        return path in self._excluded
 
     def finished(self, conn: Connection, status: int, seconds: float) -> None:
         """Record one finished request.
@@ -129,7 +125,7 @@ class RequestTimingMiddleware(HookMiddleware):
         """
         self.request_count += 1
         path = conn.path
-        if not (self._under and self.is_excluded(path)):
+        if self.records_every_path or path not in self._excluded:
             method = conn.method
             ended = _perf_counter()
             self.pending.append((ended, method, path, status, ended - seconds))
