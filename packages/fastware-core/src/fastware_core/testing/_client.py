@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import msgspec
@@ -253,39 +253,27 @@ class AsyncTestClient:
         elif auth is not None:
             flow_auth = as_httpx_auth(auth)
         payload = _NO_JSON if json is None else json
+        out = _Outgoing(method, url, params, headers, cookies, content, payload, data, files)
         async with asyncio.timeout(timeout_seconds(timeout)):  # None: no deadline
             for _ in range(20):
-                body = (params, headers, cookies, content, payload, data, files)
                 if flow_auth is None:
-                    response = await self._send(method, url, *body)
+                    response = await self._send(out)
                 else:
-                    response = await self._send_authenticated(flow_auth, method, url, *body)
+                    response = await self._send_authenticated(flow_auth, out)
                 if not (follow_redirects and response.is_redirect):
                     return response
-                url = response.headers["location"]
+                out = out._replace(url=response.headers["location"], params=None)
                 status = response.status_code
-                if status == 303 or (status in (301, 302) and method == "POST"):
-                    method, content, payload, data, files = "GET", None, _NO_JSON, None, None
-                params = None
+                if status == 303 or (status in (301, 302) and out.method == "POST"):
+                    out = out._replace(
+                        method="GET", content=None, payload=_NO_JSON, data=None, files=None
+                    )
             raise RuntimeError("Too many redirects")
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
-        headers: HeadersArg | None,
-        cookies: Mapping[str, str] | None,
-        content: bytes | str | None,
-        payload: Any,
-        data: Mapping[str, Any] | None,
-        files: FilesArg | None,
-    ) -> TestResponse:
+    async def _send(self, out: _Outgoing) -> TestResponse:
         """One exchange: the request sent, the whole response read, its cookies kept."""
         started = time.perf_counter()
-        scope, body, full = self._build(
-            method, url, params, headers, cookies, content, payload, data, files
-        )
+        scope, body, full = self._build(*out)
         exchange = Exchange(self.app, scope, body, self.door)
         try:
             status, response_headers = await exchange.start()
@@ -307,33 +295,20 @@ class AsyncTestClient:
             status,
             response_headers,
             b"".join(chunks),
-            method,
+            out.method,
             full,
             "HTTP/1.1" if self.http_version == "1.1" else f"HTTP/{self.http_version}",
             timedelta(seconds=time.perf_counter() - started),
         )
 
-    async def _send_authenticated(
-        self,
-        auth: Any,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
-        headers: HeadersArg | None,
-        cookies: Mapping[str, str] | None,
-        content: bytes | str | None,
-        payload: Any,
-        data: Mapping[str, Any] | None,
-        files: FilesArg | None,
-    ) -> TestResponse:
+    async def _send_authenticated(self, auth: Any, out: _Outgoing) -> TestResponse:
         """Run an ``httpx.Auth`` flow: send each request it yields (this one, with the
         headers the flow set) and hand it the response, until it stops."""
-        scope, body, full = self._build(
-            method, url, params, headers, cookies, content, payload, data, files
-        )
+        scope, body, full = self._build(*out)
         pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        original = httpx_request(method, full, pairs, body)
+        original = httpx_request(out.method, full, pairs, body)
         before = set(original.headers.multi_items())  # flows change the request in place
+        headers = out.headers
         given = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         flow = auth.async_auth_flow(original)
         sent = await flow.__anext__()
@@ -342,9 +317,7 @@ class AsyncTestClient:
                 added = auth_headers(before, sent)
                 names = {name.lower() for name, _ in added}
                 extra = [(k, v) for k, v in given if k.lower() not in names] + added
-                response = await self._send(
-                    method, url, params, extra, cookies, content, payload, data, files
-                )
+                response = await self._send(out._replace(headers=extra))
                 try:
                     sent = await flow.asend(httpx_response(response, sent))
                 except StopAsyncIteration:
@@ -488,6 +461,20 @@ class AsyncTestClient:
 
 
 _NO_JSON: Any = object()
+
+
+class _Outgoing(NamedTuple):
+    """What one request sends, in :meth:`AsyncTestClient._build`'s argument order."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None
+    headers: HeadersArg | None
+    cookies: Mapping[str, str] | None
+    content: bytes | str | None
+    payload: Any
+    data: Mapping[str, Any] | None
+    files: FilesArg | None
 
 
 class CookieJar(dict[str, str]):
