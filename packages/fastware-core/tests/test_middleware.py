@@ -1188,3 +1188,20 @@ def test_the_access_log_also_wraps_a_plain_asgi_app(caplog: pytest.LogCaptureFix
     assert line.getMessage().startswith('testclient - "GET /x?y=1 HTTP/1.1" 204 ')
     assert line.getMessage().endswith(" ms -")
     assert line.request_id is None
+
+
+def test_the_access_log_escapes_what_would_forge_or_break_a_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="fastware.access")
+    app = create_app(Router(), middleware=[AccessLogMiddleware()])
+    with TestClient(app) as client:
+        client.get('/a%0A1.2.3.4 - "GET /admin HTTP/1.1" 200%0D/b\\c')
+        client.get("/caf%C3%A9")
+    forged, plain = (r.getMessage() for r in access_lines(caplog))
+    assert "\n" not in forged
+    assert "\r" not in forged
+    assert forged.startswith(
+        'testclient - "GET /a\\n1.2.3.4 - \\"GET /admin HTTP/1.1\\" 200\\r/b\\\\c HTTP/1.1" 404 '
+    )
+    assert plain.startswith('testclient - "GET /café HTTP/1.1" 404 ')

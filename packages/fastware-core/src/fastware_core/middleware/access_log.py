@@ -12,6 +12,14 @@ from .base import Connection, HookMiddleware, PathPrefixes
 __all__ = ("AccessLogMiddleware",)
 
 
+def _printable(target: str) -> str:
+    """``target`` safe inside the line's quotes: control characters (a decoded ``%0A``
+    would start a forged line), quotes and backslashes escaped as Python escapes them."""
+    if target.isprintable() and '"' not in target and "\\" not in target:
+        return target
+    return target.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+
+
 class AccessLogMiddleware(HookMiddleware):
     """Log every finished HTTP request on the ``fastware.access`` logger, request id included.
 
@@ -68,7 +76,7 @@ class AccessLogMiddleware(HookMiddleware):
             '%s - "%s %s HTTP/%s" %d %.3f ms %s',
             address or "-",
             method,
-            f"{path}?{query}" if query else path,
+            _printable(f"{path}?{query}" if query else path),
             getattr(conn, "http_version", "1.1"),
             status,
             duration_ms,
