@@ -1155,8 +1155,8 @@ def test_the_access_log_writes_a_line_per_request_with_its_request_id(
         "status": 200,
         "client": "testclient",
     }
-    assert first.request_id == "given-id-1"
-    assert first.duration_ms >= 0
+    assert first.__dict__["request_id"] == "given-id-1"
+    assert first.__dict__["duration_ms"] >= 0
 
 
 def test_the_access_log_costs_nothing_while_its_level_is_off(
@@ -1187,7 +1187,7 @@ def test_the_access_log_also_wraps_a_plain_asgi_app(caplog: pytest.LogCaptureFix
     (line,) = access_lines(caplog)
     assert line.getMessage().startswith('testclient - "GET /x?y=1 HTTP/1.1" 204 ')
     assert line.getMessage().endswith(" ms -")
-    assert line.request_id is None
+    assert line.__dict__["request_id"] is None
 
 
 def test_the_access_log_escapes_what_would_forge_or_break_a_line(
