@@ -409,7 +409,7 @@ def test_create_app_starts_tasks_after_startup_and_stops_them_before_shutdown() 
 
     @router.get("/tasks")
     async def tasks(request: Any) -> list[dict[str, Any]]:
-        await asyncio.sleep(0.01)
+        await wait_for(lambda: "worker runs" in journal)  # the task's first step ran
         return registry.list_tasks()
 
     app = create_app(router, lifespan=lifespan, tasks=registry, features=Flags())
