@@ -25,7 +25,7 @@ from fastware_flags import FeatureFlags, FlagStoreError
 JOURNAL = os.environ.get("TASK_JOURNAL")
 
 flags = FeatureFlags(
-    {"beta": False, "reports": True},
+    {"beta": False, "reports": True, "admin": True},
     store=os.environ.get("FLAGS_STORE") or None,
     refresh_interval=float(os.environ.get("FLAGS_REFRESH", "1")),
 )
@@ -87,6 +87,18 @@ async def beta(request: Request) -> dict[str, Any]:
 async def beta_ws(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_text(str(os.getpid()))
+
+
+admin = Router()
+
+
+@admin.get("/beta", feature="beta")
+async def admin_beta(request: Request) -> dict[str, Any]:
+    """Gated on "beta" and, through include_router, on "admin"."""
+    return {"pid": os.getpid(), "admin": True}
+
+
+router.include_router(admin, prefix="/admin", feature="admin")
 
 
 @router.post("/flags/{name}/{value}")

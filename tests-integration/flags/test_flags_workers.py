@@ -38,6 +38,15 @@ def test_a_flag_set_through_one_worker_flips_the_route_on_every_worker(
     wait_until(every_worker_on, REFRESH + 2.0, "the flag reaching both workers")
     assert time.monotonic() - set_at < REFRESH + 2.0
     assert json.loads(store.read_text()) == {"beta": True}
+    # /admin/beta needs "beta" and its include's "admin" (on by default)
+    assert set(pids_answering(server.url + "/admin/beta", 20).values()) == {200}
+    assert httpx.post(server.url + "/flags/admin/off", timeout=5).status_code == 200
+    wait_until(
+        lambda: set(pids_answering(server.url + "/admin/beta", 20).values()) == {404},
+        REFRESH + 2.0,
+        "the include's flag reaching both workers",
+    )
+    assert set(pids_answering(server.url + "/beta", 20).values()) == {200}
 
 
 def test_a_cli_change_and_a_hand_edit_reach_every_worker(

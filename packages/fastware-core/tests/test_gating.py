@@ -185,3 +185,79 @@ def test_gated_routes_of_an_included_router_keep_their_gate() -> None:
         flags.values["inner"] = True
         assert client.get("/v1/thing").json() == {"ok": True}
     assert [r.feature for r in outer.routes] == ["inner"]
+
+
+def test_include_router_gates_every_included_route_on_its_flag_too() -> None:
+    admin = Router()
+
+    @admin.get("/users")
+    async def users(request: object) -> dict[str, bool]:
+        return {"users": True}
+
+    @admin.get("/audit", feature="audit")
+    async def audit(request: object) -> dict[str, bool]:
+        return {"audit": True}
+
+    @admin.ws("/live")
+    async def live(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+
+    nested = Router()
+    nested.include_router(admin, prefix="/admin", feature="admin")
+    outer = Router()
+    outer.include_router(nested, prefix="/v2", feature="v2")
+
+    @outer.get("/open")
+    async def open_route(request: object) -> dict[str, bool]:
+        return {"open": True}
+
+    flags = Flags(admin=True, audit=True)
+    with TestClient(create_app(outer, features=flags)) as client:
+        assert client.get("/v2/admin/users").status_code == 404  # "v2" is off
+        assert client.get("/open").status_code == 200
+        flags.values["v2"] = True
+        assert client.get("/v2/admin/users").json() == {"users": True}
+        assert client.get("/v2/admin/audit").json() == {"audit": True}
+        with client.websocket_connect("/v2/admin/live") as ws:
+            assert ws.receive_text() == "hello"
+        flags.values["audit"] = False  # the route's own flag still counts
+        assert client.get("/v2/admin/audit").status_code == 404
+        assert client.get("/v2/admin/users").status_code == 200
+        flags.values["admin"] = False
+        assert client.get("/v2/admin/users").json() == {"detail": "Not found"}
+        with pytest.raises(WebSocketDenied), client.websocket_connect("/v2/admin/live"):
+            pass
+    features = {(r.method, r.path): r.features for r in outer.compile().entries}
+    assert features == {
+        ("GET", "/v2/admin/users"): ("v2", "admin"),
+        ("GET", "/v2/admin/audit"): ("v2", "admin", "audit"),
+        ("GET", "/open"): (),
+    }
+
+
+def test_an_included_gate_without_a_flag_source_names_every_flag() -> None:
+    inner = Router()
+
+    @inner.get("/x", feature="own")
+    async def x(request: object) -> dict[str, str]:
+        return {}
+
+    outer = Router()
+    outer.include_router(inner, prefix="/in", feature="outer")
+    with pytest.raises(FastwareError, match=r"GET /in/x is gated on feature 'outer', 'own'"):
+        create_app(outer)
+
+
+def test_include_router_refuses_a_flag_for_mounted_apps() -> None:
+    async def asgi_app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    inner = Router()
+    inner.mount("/files", asgi_app)
+    outer = Router()
+    with pytest.raises(RouteDefinitionError, match=r"cannot be included with feature="):
+        outer.include_router(inner, prefix="/in", feature="beta")
+    assert outer.compile().mounts_with_root() == []  # the include was not kept
+    with pytest.raises(RouteDefinitionError, match="feature="):
+        outer.include_router(Router(), feature="")

@@ -80,7 +80,7 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         main(["--traceback", "stop", "--pid-file", str(tmp_path / "x.pid")])
 
 
-def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> None:
+def test_routes_lists_method_path_handler_flags_and_dependencies(tmp_path: Path) -> None:
     (tmp_path / "routes_demo.py").write_text(
         textwrap.dedent(
             """
@@ -90,6 +90,7 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
             from fastware_di import Depends
 
             router = Router()
+            admin = Router()
 
             def get_db():
                 return "db"
@@ -109,41 +110,69 @@ def test_routes_lists_method_path_handler_and_dependencies(tmp_path: Path) -> No
             async def me(request, who: Annotated[str, Depends(get_user)]):
                 return {}
 
-            @router.ws("/live")
+            @router.ws("/live", feature="live")
             async def live(websocket):
                 pass
+
+            @admin.get("/audit", feature="audit")
+            async def audit(request):
+                return {}
+
+            router.include_router(admin, prefix="/admin", feature="admin")
             """
         )
     )
     result = run_module("routes", "routes_demo:router", "--app-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    rows = [line.split(None, 3) for line in result.stdout.splitlines()]
+    rows = [line.split(None, 4) for line in result.stdout.splitlines()]
     assert rows == [
-        ["METHOD", "PATH", "HANDLER", "DEPENDENCIES"],
-        ["GET", "/", "routes_demo.index", "-"],
-        ["POST", "/items/{item_id:int}", "routes_demo.update", "db=routes_demo.get_db"],
-        ["GET", "/me", "routes_demo.me", "who=routes_demo.get_user"],
-        ["WS", "/live", "routes_demo.live", "-"],
+        ["METHOD", "PATH", "HANDLER", "FEATURES", "DEPENDENCIES"],
+        ["GET", "/", "routes_demo.index", "-", "-"],
+        ["POST", "/items/{item_id:int}", "routes_demo.update", "-", "db=routes_demo.get_db"],
+        ["GET", "/me", "routes_demo.me", "-", "who=routes_demo.get_user"],
+        ["GET", "/admin/audit", "routes_demo.audit", "admin,audit", "-"],
+        ["WS", "/live", "routes_demo.live", "live", "-"],
     ]
     as_json = run_module("routes", "routes_demo:router", "--app-dir", str(tmp_path), "--json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == {
         "app": "routes_demo:router",
         "routes": [
-            {"method": "GET", "path": "/", "handler": "routes_demo.index", "dependencies": []},
+            {
+                "method": "GET",
+                "path": "/",
+                "handler": "routes_demo.index",
+                "features": [],
+                "dependencies": [],
+            },
             {
                 "method": "POST",
                 "path": "/items/{item_id:int}",
                 "handler": "routes_demo.update",
+                "features": [],
                 "dependencies": ["db=routes_demo.get_db"],
             },
             {
                 "method": "GET",
                 "path": "/me",
                 "handler": "routes_demo.me",
+                "features": [],
                 "dependencies": ["who=routes_demo.get_user"],
             },
-            {"method": "WS", "path": "/live", "handler": "routes_demo.live", "dependencies": []},
+            {
+                "method": "GET",
+                "path": "/admin/audit",
+                "handler": "routes_demo.audit",
+                "features": ["admin", "audit"],
+                "dependencies": [],
+            },
+            {
+                "method": "WS",
+                "path": "/live",
+                "handler": "routes_demo.live",
+                "features": ["live"],
+                "dependencies": [],
+            },
         ],
     }
 

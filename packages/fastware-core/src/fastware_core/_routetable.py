@@ -108,6 +108,7 @@ class RouteEntry:
         "call",
         "deps",
         "feature",
+        "features",
         "handler",
         "method",
         "options",
@@ -131,7 +132,11 @@ class RouteEntry:
     segments: tuple[ParsedSegment, ...]
     """The parsed pattern."""
     feature: str | None
-    """The feature flag gating this route (answered 404 while it is off), or ``None``."""
+    """The feature flag the route was registered with (``feature=``), or ``None``."""
+    features: tuple[str, ...]
+    """Every flag gating the route, all of which must be on (it answers 404 otherwise): those
+    of the ``include_router(..., feature=)`` calls that brought it in, outermost first, then
+    its own."""
     options: RouteOptions
     """Status code and OpenAPI details given at registration (see :class:`RouteOptions`)."""
     bound: frozenset[str]
@@ -149,6 +154,7 @@ class RouteEntry:
         feature: str | None = None,
         options: RouteOptions | None = None,
         bound: frozenset[str] = frozenset(),
+        features: tuple[str, ...] | None = None,
     ) -> None:
         self.method = method
         self.segments = segments
@@ -158,11 +164,12 @@ class RouteEntry:
         self.deps = deps or None
         self.response_model = response_model
         self.feature = feature
+        self.features = features if features is not None else (feature,) if feature else ()
         self.options = options or NO_OPTIONS
         self.bound = bound
 
     def with_call(self, call: Callable[..., Any], **changes: Any) -> RouteEntry:
-        """A copy awaiting ``call`` instead (``feature=`` and ``bound=`` may change too)."""
+        """A copy awaiting ``call`` instead (``bound=`` may change too)."""
         return RouteEntry(
             self.method,
             self.segments,
@@ -170,9 +177,10 @@ class RouteEntry:
             self.deps,
             self.response_model,
             call,
-            changes.get("feature", self.feature),
+            self.feature,
             self.options,
             changes.get("bound", self.bound),
+            self.features,
         )
 
     def __repr__(self) -> str:

@@ -38,20 +38,34 @@ class FlagSource(Protocol):
 _NOT_FOUND = "Not found"
 
 
-def _gated_http(call: Callable[..., Any], enabled: Callable[[str], bool], name: str) -> Any:
+def _gated_http(
+    call: Callable[..., Any], enabled: Callable[[str], bool], names: tuple[str, ...]
+) -> Any:
     # A plain function returning the handler's awaitable: no extra coroutine frame when on.
-    def gated(request: Any) -> Any:
-        if enabled(name):
-            return call(request)
-        raise HTTPError(404, _NOT_FOUND)
+    if len(names) == 1:
+        (name,) = names
+
+        def gated(request: Any) -> Any:
+            if enabled(name):
+                return call(request)
+            raise HTTPError(404, _NOT_FOUND)
+
+    else:
+
+        def gated(request: Any) -> Any:
+            if all(enabled(name) for name in names):
+                return call(request)
+            raise HTTPError(404, _NOT_FOUND)
 
     gated.__wrapped__ = call  # type: ignore[attr-defined]
     return gated
 
 
-def _gated_websocket(call: Callable[..., Any], enabled: Callable[[str], bool], name: str) -> Any:
+def _gated_websocket(
+    call: Callable[..., Any], enabled: Callable[[str], bool], names: tuple[str, ...]
+) -> Any:
     def gated(websocket: Any) -> Any:
-        if enabled(name):
+        if all(enabled(name) for name in names):
             return call(websocket)
         return websocket.deny(404, _NOT_FOUND)
 
@@ -81,20 +95,21 @@ def gate_routes(
     """
 
     def transform(entry: RouteEntry, websocket: bool) -> RouteEntry:
-        name = entry.feature
-        if name is None:
+        names = entry.features
+        if not names:
             return entry
         enabled = features.enabled if features is not None else _always_off
         if features is None:
             kind = "WebSocket" if websocket else entry.method
+            flags = ", ".join(map(repr, names))
             error = FastwareError(
-                f"Route {kind} {entry.path} is gated on feature {name!r}, but this app has no "
+                f"Route {kind} {entry.path} is gated on feature {flags}, but this app has no "
                 "flag source: pass create_app(..., features=FeatureFlags(...))"
             )
             if strict:
                 raise error
             (logger or logging.getLogger("fastware")).error("%s; it answers 404", error)
         wrap = _gated_websocket if websocket else _gated_http
-        return entry.with_call(wrap(entry.call, enabled, name), feature=name)
+        return entry.with_call(wrap(entry.call, enabled, names))
 
     return compiled.transformed(transform)

@@ -55,6 +55,7 @@ class _Include(NamedTuple):
     router: Router
     prefix: tuple[ParsedSegment, ...]
     deps: dict[str, Any] | None
+    feature: str | None = None
 
 
 class _Registered(NamedTuple):
@@ -361,22 +362,27 @@ class Router:
         other: Router,
         prefix: str | None = None,
         deps: Mapping[str, Any] | None = None,
+        feature: str | None = None,
     ) -> None:
         """Serve every route and mount of ``other`` under ``prefix``.
 
         The link is live: routes and mounts added to ``other`` later are served too.
         ``deps`` apply to every included route, under the route's own deps (a route-level
         dependency with the same name wins). The prefix may hold parameters
-        (``/orgs/{org:int}``) unless ``other`` has mounts.
+        (``/orgs/{org:int}``) unless ``other`` has mounts. ``feature`` gates every included
+        route and WebSocket route on a flag, on top of their own ``feature=``: each answers
+        404 unless all of its flags are on.
 
         Raises:
-            RouteDefinitionError: ``other`` would include this router, or one of its routes
-                or mounts conflicts with one already here (see :meth:`compile`).
+            RouteDefinitionError: ``other`` would include this router, one of its routes or
+                mounts conflicts with one already here (see :meth:`compile`), or ``feature``
+                is given and ``other`` has mounts (gate the mounted app itself).
         """
         if other is self or self._reachable_from(other):
             raise RouteDefinitionError("include_router would make a router include itself")
         segments = parse_path(prefix) if prefix and prefix.strip("/") else ()
-        self._includes.append(_Include(other, segments, dict(deps) if deps else None))
+        include = _Include(other, segments, dict(deps) if deps else None, _check_feature(feature))
+        self._includes.append(include)
         try:
             check_conflicts(*self._flatten((), None))
         except RouteDefinitionError:
@@ -433,7 +439,10 @@ class Router:
             parent._touch()
 
     def _flatten(
-        self, prefix: tuple[ParsedSegment, ...], deps: dict[str, Any] | None
+        self,
+        prefix: tuple[ParsedSegment, ...],
+        deps: dict[str, Any] | None,
+        gates: tuple[str, ...] = (),
     ) -> tuple[list[RouteEntry], list[Mount], list[RouteEntry]]:
         entries: list[RouteEntry] = []
         mounts: list[Mount] = []
@@ -453,6 +462,7 @@ class Router:
                     reg.call,
                     reg.feature,
                     reg.options,
+                    features=(*gates, reg.feature) if reg.feature else gates,
                 )
             )
         for reg in self._routes:
@@ -470,9 +480,16 @@ class Router:
                     reg.call,
                     reg.feature,
                     reg.options,
+                    features=(*gates, reg.feature) if reg.feature else gates,
                 )
             )
         for mount in self._mounts:
+            if gates:
+                raise RouteDefinitionError(
+                    f"Mount {mount.prefix or '/'!r} cannot be included with feature= "
+                    f"({', '.join(map(repr, gates))}): a flag gates routes, not mounted apps; "
+                    "gate the mounted app itself"
+                )
             if any(s.converter is not None for s in prefix):
                 raise RouteDefinitionError(
                     f"Mount {mount.prefix or '/'!r} cannot be included under a prefix with "
@@ -483,7 +500,10 @@ class Router:
             mounts.append(Mount(full, mount.app))
         for inc in self._includes:
             inner_deps = {**deps, **inc.deps} if deps and inc.deps else (inc.deps or deps)
-            sub_entries, sub_mounts, sub_ws = inc.router._flatten(prefix + inc.prefix, inner_deps)
+            inner_gates = (*gates, inc.feature) if inc.feature else gates
+            sub_entries, sub_mounts, sub_ws = inc.router._flatten(
+                prefix + inc.prefix, inner_deps, inner_gates
+            )
             entries.extend(sub_entries)
             mounts.extend(sub_mounts)
             ws_entries.extend(sub_ws)

@@ -183,25 +183,31 @@ def _dependencies(entry: Any) -> list[str]:
     return found
 
 
-def _routes_table(app: Any) -> list[tuple[str, str, str, list[str]]]:
+def _routes_table(app: Any) -> list[tuple[str, str, str, list[str], list[str]]]:
+    """``(method, path, handler, feature flags, dependencies)`` per route and mount."""
     router = app if callable(getattr(app, "compile", None)) else getattr(app, "router", None)
     if router is None or not callable(getattr(router, "compile", None)):
         raise ValueError(f"{type(app).__name__} is not a fastware app or router")
     compiled = router.compile()
     rows = []
     for entry in compiled.entries:
-        rows.append((entry.method, entry.path, _callable_name(entry.handler), _dependencies(entry)))
+        handler = _callable_name(entry.handler)
+        rows.append((entry.method, entry.path, handler, list(entry.features), _dependencies(entry)))
     for entry in compiled.ws.entries if compiled.ws is not None else ():
-        rows.append(("WS", entry.path, _callable_name(entry.handler), _dependencies(entry)))
+        handler = _callable_name(entry.handler)
+        rows.append(("WS", entry.path, handler, list(entry.features), _dependencies(entry)))
     for prefix, mounted in compiled.mounts_with_root():
-        rows.append(("MOUNT", f"{prefix}/*", _callable_name(type(mounted)), []))
+        rows.append(("MOUNT", f"{prefix}/*", _callable_name(type(mounted)), [], []))
     return rows
 
 
 class RoutesCommand:
     """``fastware routes MODULE:APP``."""
 
-    help = "List an app's routes: method, path, handler and dependencies (--json for machines)."
+    help = (
+        "List an app's routes: method, path, handler, feature flags and dependencies "
+        "(--json for machines)."
+    )
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Declare the arguments."""
@@ -213,7 +219,7 @@ class RoutesCommand:
             "--json",
             action="store_true",
             help='print one JSON object: {"app", "routes": [{"method", "path", "handler", '
-            '"dependencies"}]}',
+            '"features", "dependencies"}]}',
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -226,17 +232,26 @@ class RoutesCommand:
         table = _routes_table(app)
         if args.json:
             routes = [
-                {"method": method, "path": path, "handler": handler, "dependencies": deps}
-                for method, path, handler, deps in table
+                {
+                    "method": method,
+                    "path": path,
+                    "handler": handler,
+                    "features": flags,
+                    "dependencies": deps,
+                }
+                for method, path, handler, flags, deps in table
             ]
             print(json.dumps({"app": args.target, "routes": routes}))
             return 0
-        rows = [("METHOD", "PATH", "HANDLER", "DEPENDENCIES")]
-        rows += [(m, p, h, ", ".join(deps) or "-") for m, p, h, deps in table]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        rows = [("METHOD", "PATH", "HANDLER", "FEATURES", "DEPENDENCIES")]
+        rows += [
+            (m, p, h, ",".join(flags) or "-", ", ".join(deps) or "-")
+            for m, p, h, flags, deps in table
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for row in rows:
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-            print("  ".join([*cells, row[3]]).rstrip())
+            print("  ".join([*cells, row[4]]).rstrip())
         return 0
 
 
