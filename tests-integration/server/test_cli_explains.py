@@ -256,9 +256,14 @@ def test_usage_errors_and_routes_json(shell: Shell) -> None:
     assert routes.returncode == 0, routes.stderr
     listed = json.loads(routes.stdout)
     assert listed["app"] == "srv_app:app"
-    assert {"method": "GET", "path": "/slow", "handler": "srv_app.slow", "dependencies": []} in (
-        listed["routes"]
-    )
+    slow = {
+        "method": "GET",
+        "path": "/slow",
+        "handler": "srv_app.slow",
+        "features": [],
+        "dependencies": [],
+    }
+    assert slow in listed["routes"]
     helped = shell.run("serve", "--help")
     text = " ".join(helped.stdout.split())
     for option in ("--http", "--loop", "--backlog", "--keep-alive-timeout"):

@@ -260,7 +260,7 @@ def test_help_lists_the_commands(servers: Servers) -> None:
     routes = servers.cli("routes", APP, "--app-dir", str(APPS_DIR))
     assert routes.returncode == 0, routes.stderr
     lines = routes.stdout.splitlines()
-    assert lines[0].split() == ["METHOD", "PATH", "HANDLER", "DEPENDENCIES"]
+    assert lines[0].split() == ["METHOD", "PATH", "HANDLER", "FEATURES", "DEPENDENCIES"]
     assert any(line.split()[:3] == ["GET", "/slow", "srv_app.slow"] for line in lines)
 
 
