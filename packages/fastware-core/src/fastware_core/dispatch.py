@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from time import perf_counter as _perf_counter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -48,7 +48,6 @@ from .websocket import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
     from .app import AppConfig
-    from .middleware.sessions import SessionMiddleware
 
 __all__ = ("CONTINUE", "JSON", "Dispatcher", "ExceptionHandler", "HeaderEditor", "current_task")
 
@@ -131,6 +130,9 @@ class Dispatcher:
             (h for h in self._hooks if getattr(h, "provides_session", False)), None
         )
         """The ``SessionMiddleware`` that ``request.session`` opens its slot with, if any."""
+        self._open_websocket_session: Callable[[Connection], Any] | None = getattr(
+            self.session_middleware, "open_websocket", None
+        )
         router.on_change(self._router_changed)
         self._compile()
 
@@ -577,9 +579,9 @@ class Dispatcher:
                 await websocket.deny(403, "Origin not allowed")
                 return
         try:
-            sessions = self.session_middleware
-            if sessions is not None:
-                await cast("SessionMiddleware", sessions).open_websocket(websocket.connection)
+            open_session = self._open_websocket_session
+            if open_session is not None:
+                await open_session(websocket.connection)
             await entry.call(websocket)
         except WebSocketDisconnect:
             pass

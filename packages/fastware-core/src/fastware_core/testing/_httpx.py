@@ -15,7 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._responses import TestResponse, _ResponseBase
+    from ._responses import _ResponseBase
 
 __all__ = (
     "AuthArg",
@@ -41,9 +41,9 @@ def timeout_seconds(timeout: Any) -> float | None:
     phase, since one bound covers the whole in-process exchange)."""
     if timeout is None or isinstance(timeout, int | float):
         return timeout
-    phases = [getattr(timeout, name, None) for name in ("connect", "read", "write", "pool")]
     if not hasattr(timeout, "read"):
         raise TypeError(f"timeout must be seconds, None or an httpx.Timeout, got {timeout!r}")
+    phases = [getattr(timeout, name, None) for name in ("connect", "read", "write", "pool")]
     known = [float(value) for value in phases if value is not None]
     return max(known) if known else None
 
@@ -72,7 +72,7 @@ def httpx_request(method: str, url: str, headers: list[tuple[str, str]], content
     return httpx.Request(method, url, headers=headers, content=content)
 
 
-def httpx_response(response: TestResponse | _ResponseBase, request: Any) -> Any:
+def httpx_response(response: _ResponseBase, request: Any) -> Any:
     """``response`` as an ``httpx.Response`` (for auth flows and status errors)."""
     import httpx
 
