@@ -17,6 +17,8 @@ from fastware_flags import FeatureFlags
 from .conftest import Journal, RedisServer, StartGranian, pids_answering, wait_until
 
 REFRESH = 1.0
+PROPAGATION = REFRESH + 4.0
+"""How long a flag change may take to reach every worker of both servers."""
 
 
 def host_env(
@@ -48,21 +50,21 @@ def test_two_servers_share_flags_through_redis(
     two = start_granian(2, host_env(tmp_path, "two", redis_server, key, journal))
     assert set(pids_answering(two.url + "/beta").values()) == {404}
     assert httpx.post(one.url + "/flags/beta/on", timeout=5).status_code == 200
-    set_at = time.monotonic()
 
     def everywhere(status: int) -> bool:
         a, b = pids_answering(one.url + "/beta", 20), pids_answering(two.url + "/beta", 20)
         return len(a) == len(b) == 2 and set(a.values()) == set(b.values()) == {status}
 
-    wait_until(lambda: everywhere(200), REFRESH + 2.0, "the flag reaching both servers")
-    assert time.monotonic() - set_at < REFRESH + 2.0
+    # A few refresh intervals: each poll asks every worker of both servers (four processes on
+    # two cores here), and one slow round under load must not fail the test.
+    wait_until(lambda: everywhere(200), PROPAGATION, "the flag reaching both servers")
     # A write from outside the servers (a script, an admin on a third host).
     admin = FeatureFlags(store=f"{redis_server.url}?key={key}:flags")
     try:
         admin.set_override("beta", False)
     finally:
         admin.close()
-    wait_until(lambda: everywhere(404), REFRESH + 2.0, "the admin's change reaching both")
+    wait_until(lambda: everywhere(404), PROPAGATION, "the admin's change reaching both")
     body = httpx.get(two.url + "/flags", timeout=5).json()
     assert body["status"]["ok"] is True
     assert body["status"]["store"].startswith("redis ")
