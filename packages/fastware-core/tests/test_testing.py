@@ -676,3 +676,69 @@ def test_a_streamed_response_answers_the_status_questions_too() -> None:
         assert missing.read()
         with pytest.raises(RuntimeError, match="Client error '404 Not Found'"):
             missing.raise_for_status()
+
+
+def test_the_response_url_reads_as_a_string_and_as_httpx_s_url() -> None:
+    with TestClient(echo_app(), base_url="http://testserver:8000") as client:
+        response = client.get("/echo/../echo?x=1", params={"x": "2", "y": "é"})
+    url = response.url
+    assert url == "http://testserver:8000/echo/../echo?x=1&x=2&y=%C3%A9"
+    assert url.startswith("http://testserver:8000/")  # still a str, as before
+    assert (url.scheme, url.host, url.port, url.netloc) == (
+        "http",
+        "testserver",
+        8000,
+        b"testserver:8000",
+    )
+    assert (url.path, url.query, url.fragment) == ("/echo/../echo", b"x=1&x=2&y=%C3%A9", "")
+    assert url.params.getlist("x") == ["1", "2"]
+    assert url.params["y"] == "é"
+    assert url.raw_path == b"/echo/../echo?x=1&x=2&y=%C3%A9"
+    assert url.is_absolute_url
+    assert not url.is_relative_url
+
+
+def test_a_default_port_and_an_encoded_path_read_as_httpx_reads_them() -> None:
+    with TestClient(echo_app(), base_url="https://Example.TEST:443") as client:
+        response = client.get("/a%20b")
+    assert response.status_code == 404
+    assert (response.url.host, response.url.port, response.url.netloc) == (
+        "example.test",
+        None,
+        b"example.test",
+    )
+    assert response.url.path == "/a b"
+    assert response.url.raw_path == b"/a%20b"
+    assert response.url.query == b""
+
+
+def test_response_request_is_the_request_sent() -> None:
+    with TestClient(echo_app(), headers={"X-Token": "t1"}) as client:
+        posted = client.post("/echo", json={"a": 1}, params={"q": "1"})
+        got = client.get("/echo")
+    sent = posted.request
+    assert (sent.method, sent.url) == ("POST", "http://test/echo?q=1")
+    assert sent.url.params == {"q": "1"}
+    assert sent.content == sent.read() == b'{"a":1}'
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["X-Token"] == "t1"
+    assert sent.headers["content-length"] == "7"
+    assert posted.method == "POST"
+    assert (got.request.method, got.request.content, got.url.path) == ("GET", b"", "/echo")
+    assert "content-length" not in got.request.headers
+    assert repr(sent) == "<SentRequest('POST', 'http://test/echo?q=1')>"
+
+
+@pytest.mark.anyio
+async def test_a_streamed_response_knows_its_request_too() -> None:
+    async with (
+        AsyncTestClient(echo_app()) as client,
+        client.stream("PUT", "/echo", content=b"body") as response,
+    ):
+        assert await response.aread()
+        assert (response.request.method, response.request.content) == ("PUT", b"body")
+        assert response.url.path == "/echo"
+        assert response.method == "PUT"
+    with TestClient(echo_app()) as sync_client, sync_client.stream("GET", "/echo?a=1") as sync:
+        assert sync.url.params == {"a": "1"}
+        assert sync.request.method == "GET"

@@ -99,3 +99,35 @@ def test_an_httpx_timeout_bounds_the_exchange() -> None:
         with pytest.raises(TimeoutError):
             client.get("/slow", timeout=httpx.Timeout(0.2))
         assert client.get("/who", timeout=httpx.Timeout(None)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://test/missing-thing",
+        "http://Test.Example:8080/a%20b/c?x=1&x=2&y=%C3%A9",
+        "https://secure.test:443/p?empty=&flag",
+        "http://test:80/",
+        "http://test",
+    ],
+)
+def test_response_urls_read_as_httpx_urls_read(url: str) -> None:
+    with TestClient(guarded_app()) as client:
+        mine = client.get(url).url
+    theirs = httpx.URL(url)
+    for name in ("scheme", "host", "port", "netloc", "path", "query", "raw_path", "fragment"):
+        assert getattr(mine, name) == getattr(theirs, name), name
+    assert mine.params.multi_items() == list(theirs.params.multi_items())
+    assert theirs == mine  # httpx.URL compares equal to the string
+
+
+def test_the_status_error_carries_the_request_sent() -> None:
+    with TestClient(guarded_app()) as client:
+        response = client.post("/missing-thing", json={"a": 1}, headers={"X-Trace": "t"})
+    with pytest.raises(httpx.HTTPStatusError) as raised:
+        response.raise_for_status()
+    request = raised.value.request
+    assert (request.method, request.content) == ("POST", b'{"a":1}')
+    assert request.headers["x-trace"] == "t"
+    assert request.headers["content-type"] == "application/json"
+    assert response.request.headers.multi_items() == list(request.headers.multi_items())

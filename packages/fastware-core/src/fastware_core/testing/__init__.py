@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from ._client import AsyncTestClient
 from ._exchange import AsyncWebSocketSession
-from ._responses import TestResponse, TestStreamResponse, WebSocketDenied
+from ._responses import SentRequest, TestResponse, TestStreamResponse, WebSocketDenied
 from ._rsgi import RSGIProtocolError
 from ._sync import TestClient, WebSocketTestSession
+from ._url import TestURL
 
 __all__ = (
     "AsyncTestClient",
     "AsyncWebSocketSession",
     "RSGIProtocolError",
+    "SentRequest",
     "TestClient",
     "TestResponse",
     "TestStreamResponse",
+    "TestURL",
     "WebSocketDenied",
     "WebSocketTestSession",
 )

@@ -31,7 +31,7 @@ from ._httpx import (
     with_basic_auth,
 )
 from ._multipart import FilesArg, encode_multipart
-from ._responses import TestResponse, TestStreamResponse
+from ._responses import SentRequest, TestResponse, TestStreamResponse
 
 __all__ = ("AsyncTestClient",)
 
@@ -299,6 +299,7 @@ class AsyncTestClient:
             full,
             "HTTP/1.1" if self.http_version == "1.1" else f"HTTP/{self.http_version}",
             timedelta(seconds=time.perf_counter() - started),
+            SentRequest(out.method, full, Headers.from_asgi(scope["headers"]), body),
         )
 
     async def _send_authenticated(self, auth: Any, out: _Outgoing) -> TestResponse:
@@ -391,7 +392,8 @@ class AsyncTestClient:
         try:
             status, response_headers = await exchange.start()
             self._remember_cookies(response_headers)
-            yield TestStreamResponse(exchange, status, response_headers, method, full)
+            sent = SentRequest(method, full, Headers.from_asgi(scope["headers"]), body)
+            yield TestStreamResponse(exchange, status, response_headers, sent)
         finally:
             await exchange.disconnect(self.timeout)
         error = exchange.error

@@ -153,5 +153,6 @@ def status_error(response: _ResponseBase) -> Exception:
         error_class = _httpx_status_error()
     except ImportError:
         return StatusError(message, request=None, response=response)
-    request = httpx_request(response.method, response.url, [], b"")
+    sent = response.request
+    request = httpx_request(sent.method, str(sent.url), sent.headers.multi_items(), sent.content)
     return error_class(message, request=request, response=httpx_response(response, request))

@@ -12,11 +12,12 @@ import msgspec
 from fastware_core.datastructures import Headers
 
 from ._httpx import status_error
+from ._url import TestURL
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
 
-__all__ = ("TestResponse", "TestStreamResponse", "WebSocketDenied")
+__all__ = ("SentRequest", "TestResponse", "TestStreamResponse", "WebSocketDenied")
 
 T = TypeVar("T")
 
@@ -34,12 +35,48 @@ _REASONS = {
 }  # fmt: skip
 
 
+class SentRequest:
+    """The request a test response answers (``response.request``), read as an httpx
+    ``Request`` is: ``method``, ``url``, ``headers`` (as sent, names lower-cased) and
+    ``content``."""
+
+    __test__ = False
+    __slots__ = ("content", "headers", "method", "url")
+
+    def __init__(self, method: str, url: str, headers: Headers, content: bytes) -> None:
+        self.method = method
+        self.url = TestURL(url)
+        self.headers = headers
+        self.content = content
+
+    def read(self) -> bytes:
+        """The body sent."""
+        return self.content
+
+    async def aread(self) -> bytes:
+        """The body sent."""
+        return self.content
+
+    def __repr__(self) -> str:
+        return f"<SentRequest({self.method!r}, {str(self.url)!r})>"
+
+
 class _ResponseBase:
     status_code: int
     headers: Headers
     content: bytes
-    url: str
-    method: str
+    request: SentRequest
+
+    @property
+    def url(self) -> TestURL:
+        """The URL requested: a string that also has httpx's ``URL`` attributes
+        (``path``, ``params``, ``host``, ...)."""
+        return self.request.url
+
+    @property
+    def method(self) -> str:
+        """The request's method."""
+        return self.request.method
 
     @property
     def reason_phrase(self) -> str:
@@ -147,12 +184,13 @@ class TestResponse(_ResponseBase):
         url: str,
         http_version: str = "HTTP/1.1",
         elapsed: timedelta = timedelta(0),
+        request: SentRequest | None = None,
     ) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
-        self.method = method
-        self.url = url
+        self.request = request if request is not None else SentRequest(method, url, Headers(), b"")
+        """The request sent (``method``, ``url``, ``headers``, ``content``)."""
         self.http_version = http_version
         """``"HTTP/1.1"``, ``"HTTP/2"``: the version the request claimed."""
         self.elapsed = elapsed
@@ -238,13 +276,13 @@ class TestStreamResponse(_ResponseBase):
     __test__ = False
 
     def __init__(
-        self, exchange: Exchange, status_code: int, headers: Headers, method: str, url: str
+        self, exchange: Exchange, status_code: int, headers: Headers, request: SentRequest
     ) -> None:
         self._exchange = exchange
         self.status_code = status_code
         self.headers = headers
-        self.method = method
-        self.url = url
+        self.request = request
+        """The request sent (``method``, ``url``, ``headers``, ``content``)."""
         self.content = b""
         self._buffer = b""
 

@@ -66,8 +66,7 @@ class _SyncStream(_ResponseBase):
         self._timeout = timeout
         self.status_code = inner.status_code
         self.headers = inner.headers
-        self.url = inner.url
-        self.method = inner.method
+        self.request = inner.request
 
     def _iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
         while True:
