@@ -505,3 +505,58 @@ def test_a_session_store_that_fails_refuses_the_websocket_and_is_logged(
             watch(client)
         assert denied.value.status_code == 403
     assert "the session store is down" in caplog.text
+
+
+class CountingBackend:
+    """An in-memory store that counts the loads it answers."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {"known-id": {"user": "ada"}}
+        self.loads = 0
+
+    async def load(self, session_id: str) -> dict[str, Any] | None:
+        self.loads += 1
+        return self.data.get(session_id)
+
+    async def save(self, session_id: str, data: dict[str, Any], max_age: int | None) -> None:
+        self.data[session_id] = dict(data)
+
+    async def delete(self, session_id: str) -> None:
+        self.data.pop(session_id, None)
+
+
+class Flags:
+    def __init__(self) -> None:
+        self.on: set[str] = set()
+
+    def enabled(self, name: str) -> bool:
+        return name in self.on
+
+
+def test_a_route_gated_off_answers_404_without_loading_the_session() -> None:
+    router = Router()
+
+    @router.get("/beta", feature="beta")
+    async def beta(request: Request) -> dict[str, Any]:
+        return dict(request.session)
+
+    @router.ws("/beta/ws", feature="beta")
+    async def beta_ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json(dict(websocket.session))
+        await websocket.close()
+
+    backend, flags = CountingBackend(), Flags()
+    middleware = SessionMiddleware(secret_key=SECRET, backend=backend)
+    client = _client(create_app(router, middleware=[middleware], features=flags))
+    client.cookies["session"] = SessionCodec(SECRET).encode("known-id")
+    assert client.get("/beta").status_code == 404
+    with pytest.raises(WebSocketDenied) as denied, client.websocket_connect("/beta/ws"):
+        pass
+    assert denied.value.status_code == 404
+    assert backend.loads == 0  # a route that is not there reads nothing from the store
+    flags.on.add("beta")
+    assert client.get("/beta").json() == {"user": "ada"}
+    with client.websocket_connect("/beta/ws") as connection:
+        assert connection.receive_json() == {"user": "ada"}
+    assert backend.loads == 2

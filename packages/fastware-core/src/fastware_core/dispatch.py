@@ -286,14 +286,18 @@ class Dispatcher:
             compiled = source.transformed(
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
-        compiled = gate_routes(
-            self._with_docs(compiled),
-            self.config.features,
-            strict=not self._routes_checked,
-            logger=self.logger,
-        )
+        compiled = self._with_docs(compiled)
         if self._route_wrappers:
             compiled = compiled.transformed(partial(_wrapped_route, self._route_wrappers))
+        if self._open_websocket_session is not None:
+            compiled = compiled.transformed(
+                partial(_websocket_session_route, self._open_websocket_session)
+            )
+        # Gates outermost: a route whose feature is off is not there, so it answers 404
+        # before anything else runs for it (a server-side session is not even loaded).
+        compiled = gate_routes(
+            compiled, self.config.features, strict=not self._routes_checked, logger=self.logger
+        )
         self._routes_checked = True
         self._compiled = compiled
         return compiled
@@ -579,9 +583,6 @@ class Dispatcher:
                 await websocket.deny(403, "Origin not allowed")
                 return
         try:
-            open_session = self._open_websocket_session
-            if open_session is not None:
-                await open_session(websocket.connection)
             await entry.call(websocket)
         except WebSocketDisconnect:
             pass
@@ -689,6 +690,23 @@ def _wrapped_route(
     if call is entry.call:
         return entry
     return entry.with_call(call)
+
+
+def _websocket_session_route(
+    open_session: Callable[[Connection], Any], entry: RouteEntry, websocket: bool
+) -> RouteEntry:
+    """A WebSocket ``entry`` whose call first gives the connection its read-only session
+    (``websocket.session``); HTTP routes are left alone."""
+    if not websocket:
+        return entry
+    call = entry.call
+
+    async def with_session(connection: WebSocket) -> Any:
+        await open_session(connection.connection)
+        return await call(connection)
+
+    with_session.__wrapped__ = call  # type: ignore[attr-defined]
+    return entry.with_call(with_session)
 
 
 async def _broken_route(error: Exception, connection: Any) -> Any:
