@@ -287,11 +287,10 @@ class Dispatcher:
                 lambda entry, websocket: _prepared(injector, entry, websocket, strict, self.logger)
             )
         compiled = self._with_docs(compiled)
-        if self._route_wrappers:
-            compiled = compiled.transformed(partial(_wrapped_route, self._route_wrappers))
-        if self._open_websocket_session is not None:
+        open_session = self._open_websocket_session
+        if self._route_wrappers or open_session is not None:
             compiled = compiled.transformed(
-                partial(_websocket_session_route, self._open_websocket_session)
+                partial(_wrapped_route, self._route_wrappers, open_session)
             )
         # Gates outermost: a route whose feature is off is not there, so it answers 404
         # before anything else runs for it (a server-side session is not even loaded).
@@ -678,35 +677,30 @@ def _prepared(
 
 
 def _wrapped_route(
-    hooks: tuple[HookMiddleware, ...], entry: RouteEntry, websocket: bool
+    hooks: tuple[HookMiddleware, ...],
+    open_session: Callable[[Connection], Any] | None,
+    entry: RouteEntry,
+    websocket: bool,
 ) -> RouteEntry:
     """``entry`` with its call wrapped by each hook's ``wrap_route`` (the first hook
-    outermost); WebSocket routes are left alone."""
-    if websocket:
-        return entry
+    outermost); a WebSocket route's call instead first gives the connection its read-only
+    session (``websocket.session``) when the app has sessions."""
     call = entry.call
+    if websocket:
+        if open_session is None:
+            return entry
+
+        async def with_session(connection: WebSocket) -> Any:
+            await open_session(connection.connection)
+            return await call(connection)
+
+        with_session.__wrapped__ = call  # type: ignore[attr-defined]
+        return entry.with_call(with_session)
     for hook in reversed(hooks):
         call = hook.wrap_route(call)
     if call is entry.call:
         return entry
     return entry.with_call(call)
-
-
-def _websocket_session_route(
-    open_session: Callable[[Connection], Any], entry: RouteEntry, websocket: bool
-) -> RouteEntry:
-    """A WebSocket ``entry`` whose call first gives the connection its read-only session
-    (``websocket.session``); HTTP routes are left alone."""
-    if not websocket:
-        return entry
-    call = entry.call
-
-    async def with_session(connection: WebSocket) -> Any:
-        await open_session(connection.connection)
-        return await call(connection)
-
-    with_session.__wrapped__ = call  # type: ignore[attr-defined]
-    return entry.with_call(with_session)
 
 
 async def _broken_route(error: Exception, connection: Any) -> Any:
